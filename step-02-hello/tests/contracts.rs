@@ -1,0 +1,2 @@
+//! Step 02 answers on localhost:3000.
+test_support::contracts!(hello);

@@ -1,0 +1,242 @@
+//! HTTP from the test's side: whole requests through `reqwest`, and requests sent
+//! half-way over a raw socket to keep them in progress while the server is signalled.
+
+use std::{
+    io::{self, Read, Write},
+    net::{SocketAddr, TcpStream},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use socket2::{Domain, Socket, Type};
+
+/// How long any request may take.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The parts of a response that the contracts check.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub body: String,
+}
+
+/// `GET url`, with a deadline and no proxy from the environment.
+pub fn get(url: &str) -> Result<Response, String> {
+    send(&client(), reqwest::Method::GET, url)
+}
+
+/// `HEAD url`, with a deadline and no proxy from the environment.
+pub fn head(url: &str) -> Result<Response, String> {
+    send(&client(), reqwest::Method::HEAD, url)
+}
+
+/// A client with a deadline on every request, that ignores proxy settings: tests talk to
+/// processes on this machine only.
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(REQUEST_DEADLINE)
+        .build()
+        .expect("an HTTP client without TLS builds")
+}
+
+fn send(
+    client: &reqwest::blocking::Client,
+    method: reqwest::Method,
+    url: &str,
+) -> Result<Response, String> {
+    let response = client
+        .request(method.clone(), url)
+        .send()
+        .map_err(|err| format!("{method} {url}: {err}"))?;
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .map_err(|err| format!("{method} {url}: body: {err}"))?;
+    Ok(Response { status, body })
+}
+
+/// A `GET` whose head has been sent only in part: the server has a request in progress
+/// until [`HalfRequest::finish`] sends the rest.
+pub struct HalfRequest {
+    stream: TcpStream,
+    path: String,
+}
+
+impl HalfRequest {
+    /// Connects to `url` (`http://host:port`) and sends the first half of `GET path`.
+    pub fn start(url: &str, path: &str) -> Result<HalfRequest, String> {
+        let address = url
+            .strip_prefix("http://")
+            .ok_or(format!("not an http URL: {url}"))?;
+        let mut stream =
+            TcpStream::connect(address).map_err(|err| format!("connect {address}: {err}"))?;
+        stream
+            .set_read_timeout(Some(REQUEST_DEADLINE))
+            .map_err(|err| err.to_string())?;
+        stream
+            .set_write_timeout(Some(REQUEST_DEADLINE))
+            .map_err(|err| err.to_string())?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\n")
+            .map_err(|err| format!("send: {err}"))?;
+        Ok(HalfRequest {
+            stream,
+            path: path.to_string(),
+        })
+    }
+
+    /// Sends the rest of the request and reads the whole response.
+    pub fn finish(mut self) -> Result<Response, String> {
+        let what = format!("GET {} (finished late)", self.path);
+        self.stream
+            .write_all(b"Connection: close\r\n\r\n")
+            .map_err(|err| format!("{what}: send: {err}"))?;
+        let mut raw = String::new();
+        self.stream
+            .read_to_string(&mut raw)
+            .map_err(|err| format!("{what}: read: {err}"))?;
+        let (head, body) = raw
+            .split_once("\r\n\r\n")
+            .ok_or(format!("{what}: no response head in {raw:?}"))?;
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or(format!("{what}: no status in {head:?}"))?;
+        Ok(Response {
+            status,
+            body: body.to_string(),
+        })
+    }
+}
+
+/// Whether a TCP connection to `url` (`http://host:port`) is accepted now.
+pub fn accepts_connections(url: &str) -> bool {
+    let address = url.trim_start_matches("http://");
+    TcpStream::connect(address).is_ok()
+}
+
+/// Whether connections to `url` are refused, now or before `within` has passed.
+pub fn refuses_connections_within(url: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while accepts_connections(url) {
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// A client that sends requests one after another on one connection and never reads the
+/// answers: once the socket buffers are full, the server cannot write to it any more.
+pub struct StalledReader {
+    _socket: Socket,
+}
+
+impl StalledReader {
+    /// Connects to `url` (`http://host:port`) and sends `GET path` until the server stops
+    /// reading, which happens only once its answers have filled every buffer.
+    pub fn start(url: &str, path: &str) -> Result<StalledReader, String> {
+        let address: SocketAddr = url
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|err| format!("not an http://ip:port URL: {url}: {err}"))?;
+        let socket = Socket::new(Domain::for_address(address), Type::STREAM, None)
+            .map_err(|err| err.to_string())?;
+        // A small receive buffer fills fast: what the server writes then stays in its own.
+        socket
+            .set_recv_buffer_size(4096)
+            .map_err(|err| err.to_string())?;
+        socket
+            .connect(&address.into())
+            .map_err(|err| format!("connect {address}: {err}"))?;
+        socket
+            .set_nonblocking(true)
+            .map_err(|err| err.to_string())?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
+        let deadline = Instant::now() + REQUEST_DEADLINE;
+        loop {
+            match (&socket).write(request.as_bytes()) {
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                Err(err) => return Err(format!("send to {address}: {err}")),
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{address} still reads requests after {REQUEST_DEADLINE:?}"
+                ));
+            }
+        }
+        Ok(StalledReader { _socket: socket })
+    }
+}
+
+/// Clients that each send `GET url` over and over on a kept-alive connection, until a
+/// request fails (as they all do once the server has stopped).
+pub struct Load {
+    answered: Arc<AtomicUsize>,
+    clients: Vec<JoinHandle<LoadReport>>,
+}
+
+/// What the clients of a [`Load`] received: every response, and the error that ended each.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub responses: Vec<Response>,
+    pub errors: Vec<String>,
+}
+
+impl Load {
+    /// Starts `clients` clients sending `GET url`.
+    pub fn start(url: &str, clients: usize) -> Load {
+        let answered = Arc::new(AtomicUsize::new(0));
+        let clients = (0..clients)
+            .map(|_| {
+                let (url, answered) = (url.to_string(), Arc::clone(&answered));
+                thread::spawn(move || {
+                    let client = client();
+                    let mut report = LoadReport::default();
+                    loop {
+                        match send(&client, reqwest::Method::GET, &url) {
+                            Ok(response) => report.responses.push(response),
+                            Err(err) => break report.errors.push(err),
+                        }
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    report
+                })
+            })
+            .collect();
+        Load { answered, clients }
+    }
+
+    /// Waits until the clients have received `count` responses in all.
+    pub fn wait_for_responses(&self, count: usize) -> Result<(), String> {
+        let deadline = Instant::now() + REQUEST_DEADLINE;
+        while self.answered.load(Ordering::Relaxed) < count {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "fewer than {count} responses within {REQUEST_DEADLINE:?}"
+                ));
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// Waits for every client to stop (each stops at its first failed request, at the
+    /// latest after [`REQUEST_DEADLINE`]) and gathers what they received.
+    pub fn finish(self) -> LoadReport {
+        let mut all = LoadReport::default();
+        for client in self.clients {
+            let report = client.join().expect("a load client panicked");
+            all.responses.extend(report.responses);
+            all.errors.extend(report.errors);
+        }
+        all
+    }
+}

@@ -1,0 +1,94 @@
+//! What the step crates' tests share: the mechanics of running a step's real binary
+//! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
+//! contracts themselves ([`contracts`]), which each step lists with [`contracts!`].
+//!
+//! Every wait here has a deadline, and every failure prints what the child printed.
+
+pub mod app;
+pub mod contracts;
+pub mod http;
+
+/// The path of the binary of the crate whose tests are being compiled: every step
+/// crate has one binary, named like the package.
+#[macro_export]
+macro_rules! step_bin {
+    () => {
+        env!(concat!("CARGO_BIN_EXE_", env!("CARGO_PKG_NAME")))
+    };
+}
+
+/// Generates a test module per lesson, one `#[test]` per contract of that lesson,
+/// each run against this crate's binary. A step lists every lesson it keeps:
+///
+/// ```ignore
+/// test_support::contracts!(env, signals, health);
+/// ```
+#[macro_export]
+macro_rules! contracts {
+    ($($lesson:ident),+ $(,)?) => {
+        $( $crate::contracts_of!($lesson); )+
+    };
+}
+
+/// The contracts of each lesson, by name (an implementation detail of [`contracts!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! contracts_of {
+    (hello) => {
+        $crate::tests_for!(hello: answers_on_localhost_3000);
+    };
+    (env) => {
+        $crate::tests_for!(env:
+            task_host_is_required,
+            empty_task_host_counts_as_missing,
+            port0_is_required,
+            port0_must_be_a_tcp_port,
+            port0_zero_takes_a_free_port,
+            root_says_hello,
+            busy_port_exits_4,
+            unknown_host_exits_4,
+        );
+    };
+    (no_signal_handlers) => {
+        $crate::tests_for!(no_signal_handlers:
+            sigterm_kills_it,
+            ignores_sigterm_as_pid_1,
+        );
+    };
+    (signals) => {
+        $crate::tests_for!(signals:
+            sigterm_stops_cleanly,
+            sigint_stops_cleanly,
+            stops_accepting_once_caught,
+            requests_across_sigterm_all_complete,
+            stalled_clients_do_not_delay_the_stop,
+            stops_cleanly_as_pid_1,
+        );
+    };
+    (no_health) => {
+        $crate::tests_for!(no_health: health_is_not_found);
+    };
+    (health) => {
+        $crate::tests_for!(health:
+            health_answers,
+            health_answers_head,
+            unknown_path_is_not_found,
+        );
+    };
+}
+
+/// One `#[test]` per named contract (an implementation detail of [`contracts!`]).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! tests_for {
+    ($lesson:ident: $($contract:ident),+ $(,)?) => {
+        mod $lesson {
+            $(
+                #[test]
+                fn $contract() {
+                    $crate::contracts::$lesson::$contract($crate::step_bin!());
+                }
+            )+
+        }
+    };
+}
