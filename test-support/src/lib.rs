@@ -1,12 +1,14 @@
 //! What the step crates' tests share: the mechanics of running a step's real binary
 //! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
-//! contracts themselves ([`contracts`]), which each step lists with [`contracts!`].
+//! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
+//! plus recording stand-ins for the servers the app talks to ([`stand_in`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
 pub mod app;
 pub mod contracts;
 pub mod http;
+pub mod stand_in;
 
 /// The path of the binary of the crate whose tests are being compiled: every step
 /// crate has one binary, named like the package.
@@ -20,7 +22,7 @@ macro_rules! step_bin {
 /// Generates a test module per lesson, one `#[test]` per contract of that lesson,
 /// each run against this crate's binary. A step lists every lesson it keeps:
 ///
-/// ```ignore
+/// ```text
 /// test_support::contracts!(env, signals, health);
 /// ```
 #[macro_export]
