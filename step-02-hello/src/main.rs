@@ -19,7 +19,7 @@ async fn main() {
         .unwrap_or_else(|err| fail(4, format!("Cannot listen on localhost:3000: {err}")));
     println!("Server running at: http://localhost:3000");
 
-    // Serve until the process is killed (Ctrl+C works here only because nothing handles it).
+    // Serve until the process is killed. There is no signal handling yet: see step 04.
     if let Err(err) = axum::serve(listener, app).await {
         fail(1, format!("Server error: {err}"));
     }

@@ -1,11 +1,412 @@
-//! `cargo xtask docs`: not written yet.
+//! `cargo xtask docs`: regenerates what `docs/` shows of the code, so that it cannot drift.
+//!
+//! A page marks each generated region with an HTML comment (invisible once rendered) and
+//! ends it with `<!-- end -->`; everything in between is rewritten from the sources:
+//!
+//! - `<!-- include PATH -->` the whole file; `<!-- include PATH NAME -->` one top-level item
+//!   of a Rust file (a `fn`, `const`, … with its doc comment and attributes);
+//! - `<!-- diff STEP STEP -->` the unified diff between two step crates' `src/`;
+//! - `<!-- run STEP VAR=VALUE… -->` the command, what the step's binary prints with exactly
+//!   that environment, and its exit code (for commands that exit on their own).
+//!
+//! The diffs between consecutive steps are also written to `docs/diffs/`. `--check` changes
+//! nothing and fails if anything is stale; the tests below do the same in `cargo test`.
 
-use std::process::ExitCode;
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, ExitCode, Stdio},
+};
+
+use similar::TextDiff;
+
+/// Where regenerating is explained to whoever finds the docs stale.
+const REGENERATE: &str = "cargo xtask docs";
+const END: &str = "<!-- end -->";
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Change nothing; fail if a generated region or diff is stale.
+    #[arg(long)]
+    check: bool,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("cargo xtask docs: not implemented yet");
-    ExitCode::FAILURE
+pub fn run(args: Args) -> ExitCode {
+    let root = workspace_root();
+    if !args.check {
+        // The `run` regions need every step's binary, built from the current sources.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let built = Command::new(cargo)
+            .args(["build", "--quiet", "--workspace", "--bins"])
+            .current_dir(&root)
+            .status();
+        if !built.is_ok_and(|status| status.success()) {
+            eprintln!("cargo build --workspace --bins failed");
+            return ExitCode::FAILURE;
+        }
+    }
+    let generated = match generate(&root, &bin_dir()) {
+        Ok(generated) => generated,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stale = stale(&root, &generated);
+    if args.check {
+        let broken: Vec<String> = pages(&root)
+            .iter()
+            .flat_map(|p| broken_links(&root, p))
+            .collect();
+        if !broken.is_empty() {
+            eprintln!("broken links:\n{}", broken.join("\n"));
+        }
+        if !stale.is_empty() {
+            eprintln!("{}", stale_message(&stale));
+        }
+        return if stale.is_empty() && broken.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    for path in &stale {
+        let full = root.join(path);
+        let written = match generated.iter().find(|(p, _)| p == path) {
+            Some((_, text)) => fs::create_dir_all(full.parent().expect("a parent"))
+                .and_then(|()| fs::write(&full, text)),
+            None => fs::remove_file(&full),
+        };
+        if let Err(err) = written {
+            eprintln!("cannot update {}: {err}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("updated {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+/// The repository's root: the parent of this crate.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ has a parent")
+        .to_path_buf()
+}
+
+/// Where cargo put the step binaries: next to this program (or its test binary, in `deps/`).
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the path of this program");
+    let dir = exe.parent().expect("a directory");
+    if dir.ends_with("deps") {
+        dir.parent().expect("a profile directory")
+    } else {
+        dir
+    }
+    .into()
+}
+
+/// The step crates, in order: every `step-*` directory at the root.
+fn steps(root: &Path) -> Result<Vec<String>, String> {
+    let entries = fs::read_dir(root).map_err(|err| format!("{}: {err}", root.display()))?;
+    let mut steps: Vec<String> = entries
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("step-") && root.join(name).join("Cargo.toml").is_file())
+        .collect();
+    steps.sort();
+    Ok(steps)
+}
+
+/// Every generated file (relative to `root`) with the content it should have.
+fn generate(root: &Path, bins: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+    let mut generated = Vec::new();
+    let docs = root.join("docs");
+    let mut pages: Vec<PathBuf> = fs::read_dir(&docs)
+        .map_err(|err| format!("{}: {err}", docs.display()))?
+        .filter_map(|entry| Some(entry.ok()?.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "md"))
+        .collect();
+    pages.sort();
+    for page in pages {
+        let text = fs::read_to_string(&page).map_err(|err| format!("{}: {err}", page.display()))?;
+        let relative = page
+            .strip_prefix(root)
+            .expect("under the root")
+            .to_path_buf();
+        let rendered =
+            render(root, bins, &text).map_err(|err| format!("{}: {err}", relative.display()))?;
+        generated.push((relative, rendered));
+    }
+    let steps = steps(root)?;
+    for pair in steps.windows(2) {
+        let path = PathBuf::from(format!("docs/diffs/{}..{}.diff", pair[0], pair[1]));
+        generated.push((path, diff(root, &pair[0], &pair[1])?));
+    }
+    Ok(generated)
+}
+
+/// The generated files whose content differs from what is on disk, and the files in
+/// `docs/diffs/` that nothing generates any more.
+fn stale(root: &Path, generated: &[(PathBuf, String)]) -> Vec<PathBuf> {
+    let mut stale: Vec<PathBuf> = generated
+        .iter()
+        .filter(|(path, text)| fs::read_to_string(root.join(path)).ok().as_ref() != Some(text))
+        .map(|(path, _)| path.clone())
+        .collect();
+    if let Ok(entries) = fs::read_dir(root.join("docs/diffs")) {
+        for entry in entries.flatten() {
+            let path = Path::new("docs/diffs").join(entry.file_name());
+            if !generated.iter().any(|(p, _)| *p == path) {
+                stale.push(path);
+            }
+        }
+    }
+    stale
+}
+
+fn stale_message(stale: &[PathBuf]) -> String {
+    let list: Vec<String> = stale.iter().map(|p| format!("  {}", p.display())).collect();
+    format!(
+        "docs are out of date with the code:\n{}\nRegenerate them with `{REGENERATE}` and commit the result.",
+        list.join("\n")
+    )
+}
+
+/// Rewrites every generated region of a page.
+fn render(root: &Path, bins: &Path, page: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut lines = page.lines();
+    while let Some(line) = lines.next() {
+        out.push_str(line);
+        out.push('\n');
+        let Some(directive) = line
+            .strip_prefix("<!-- ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        let words: Vec<&str> = directive.split_whitespace().collect();
+        let content = match words.as_slice() {
+            ["include", path] => include(root, path, None)?,
+            ["include", path, item] => include(root, path, Some(item))?,
+            ["diff", from, to] => fenced("diff", &diff(root, from, to)?),
+            ["run", step, env @ ..] => run_step(bins, step, env)?,
+            _ => continue,
+        };
+        // Skip the old content up to the end marker, then write the new one.
+        if !lines.any(|l| l == END) {
+            return Err(format!("`{line}` has no `{END}` after it"));
+        }
+        out.push_str(&content);
+        out.push_str(END);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// A file, or one item of it, fenced, under a link to the file.
+fn include(root: &Path, path: &str, item: Option<&str>) -> Result<String, String> {
+    let text = fs::read_to_string(root.join(path)).map_err(|err| format!("{path}: {err}"))?;
+    let shown = match item {
+        Some(name) => rust_item(&text, name).ok_or(format!("{path} has no item `{name}`"))?,
+        None => text,
+    };
+    let language = match Path::new(path).extension().and_then(|e| e.to_str()) {
+        Some("rs") => "rust",
+        Some("toml") => "toml",
+        Some("json") => "json",
+        _ if path.ends_with("Dockerfile") => "dockerfile",
+        _ => "text",
+    };
+    Ok(format!(
+        "[`{path}`](../{path}):\n\n{}",
+        fenced(language, &shown)
+    ))
+}
+
+/// The top-level item `name` of a Rust file (`fn`, `async fn`, `const`, `struct`, …) with the
+/// doc comments and attributes above it, up to its closing line.
+fn rust_item(text: &str, name: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let declares = |line: &str| {
+        let rest = line.strip_prefix("pub ").unwrap_or(line);
+        let rest = rest.strip_prefix("async ").unwrap_or(rest);
+        ["fn", "const", "static", "struct", "enum", "type"]
+            .iter()
+            .any(|kind| {
+                rest.strip_prefix(kind)
+                    .and_then(|r| r.strip_prefix(' '))
+                    .and_then(|r| r.strip_prefix(name))
+                    .is_some_and(|r| r.starts_with(['(', ':', ' ', '<', ';', '{']))
+            })
+    };
+    let at = lines.iter().position(|line| declares(line))?;
+    let mut start = at;
+    while start > 0 && (lines[start - 1].starts_with("///") || lines[start - 1].starts_with("#[")) {
+        start -= 1;
+    }
+    let end = if lines[at].ends_with(';') {
+        at
+    } else {
+        at + lines[at..]
+            .iter()
+            .position(|line| *line == "}" || *line == "};")?
+    };
+    Some(lines[start..=end].join("\n") + "\n")
+}
+
+/// The unified diff between the `src/` directories of two step crates.
+fn diff(root: &Path, from: &str, to: &str) -> Result<String, String> {
+    let files = |step: &str| -> Result<Vec<String>, String> {
+        let dir = root.join(step).join("src");
+        let entries = fs::read_dir(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+        Ok(entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect())
+    };
+    let mut names = files(from)?;
+    names.extend(files(to)?);
+    names.sort();
+    names.dedup();
+    let mut out = String::new();
+    for name in names {
+        let old = fs::read_to_string(root.join(from).join("src").join(&name)).unwrap_or_default();
+        let new = fs::read_to_string(root.join(to).join("src").join(&name)).unwrap_or_default();
+        let (a, b) = (format!("{from}/src/{name}"), format!("{to}/src/{name}"));
+        let text_diff = TextDiff::from_lines(&old, &new);
+        out.push_str(
+            &text_diff
+                .unified_diff()
+                .context_radius(3)
+                .header(&a, &b)
+                .to_string(),
+        );
+    }
+    Ok(out)
+}
+
+/// Runs a step's binary with exactly `env` and shows it as a terminal session would.
+fn run_step(bins: &Path, step: &str, env: &[&str]) -> Result<String, String> {
+    let vars: Vec<(&str, &str)> = env
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .ok_or(format!("`{pair}` is not VAR=VALUE"))
+        })
+        .collect::<Result<_, _>>()?;
+    let bin = bins.join(step);
+    let output = Command::new(&bin)
+        .env_clear()
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|err| {
+            format!(
+                "cannot run {}: {err} (build it: cargo build -p {step})",
+                bin.display()
+            )
+        })?;
+    let code = output
+        .status
+        .code()
+        .ok_or(format!("{step} did not exit on its own"))?;
+    let mut session = String::from("$ ");
+    for pair in env {
+        session.push_str(pair);
+        session.push(' ');
+    }
+    session.push_str(&format!("cargo run -q -p {step}\n"));
+    session.push_str(&String::from_utf8_lossy(&output.stdout));
+    session.push_str(&String::from_utf8_lossy(&output.stderr));
+    session.push_str(&format!("$ echo $?\n{code}\n"));
+    Ok(fenced("console", &session))
+}
+
+fn fenced(language: &str, text: &str) -> String {
+    format!("```{language}\n{text}```\n")
+}
+
+/// The Markdown pages whose links are checked: the README and everything in `docs/`.
+fn pages(root: &Path) -> Vec<PathBuf> {
+    let mut pages = vec![PathBuf::from("README.md")];
+    for entry in fs::read_dir(root.join("docs"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|ext| ext == "md") {
+            pages.push(Path::new("docs").join(entry.file_name()));
+        }
+    }
+    pages.sort();
+    pages
+}
+
+/// The relative links of a Markdown page whose target does not exist.
+fn broken_links(root: &Path, page: &Path) -> Vec<String> {
+    let text = fs::read_to_string(root.join(page)).unwrap_or_default();
+    let dir = page.parent().unwrap_or(Path::new(""));
+    text.split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split_once(')').map(|(target, _)| target))
+        .filter(|target| {
+            !target.contains("://") && !target.starts_with('#') && !target.starts_with("mailto:")
+        })
+        .map(|target| target.split('#').next().unwrap_or(target))
+        .filter(|target| !root.join(dir).join(target).exists())
+        .map(|target| format!("{}: {target}", page.display()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docs_match_the_code() {
+        let root = workspace_root();
+        let generated = generate(&root, &bin_dir()).unwrap_or_else(|err| panic!("{err}"));
+        let stale = stale(&root, &generated);
+        assert!(stale.is_empty(), "{}", stale_message(&stale));
+    }
+
+    #[test]
+    fn relative_links_resolve() {
+        let root = workspace_root();
+        let mut pages = vec![PathBuf::from("README.md")];
+        for entry in fs::read_dir(root.join("docs")).expect("docs/").flatten() {
+            if entry.path().extension().is_some_and(|ext| ext == "md") {
+                pages.push(Path::new("docs").join(entry.file_name()));
+            }
+        }
+        let broken: Vec<String> = pages
+            .iter()
+            .flat_map(|page| broken_links(&root, page))
+            .collect();
+        assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    }
+
+    #[test]
+    fn items_are_found_with_their_comments() {
+        let text =
+            "use x;\n\n/// Doc.\n#[attr]\nasync fn main() {\n    body();\n}\n\nconst A: u8 = 1;\n";
+        assert_eq!(
+            rust_item(text, "main").as_deref(),
+            Some("/// Doc.\n#[attr]\nasync fn main() {\n    body();\n}\n")
+        );
+        assert_eq!(rust_item(text, "A").as_deref(), Some("const A: u8 = 1;\n"));
+        assert_eq!(rust_item(text, "ma"), None);
+    }
+
+    #[test]
+    fn regions_are_rewritten_and_the_rest_kept() {
+        let root = workspace_root();
+        let page =
+            "Intro\n<!-- include step-02-hello/src/main.rs hello -->\nold\n<!-- end -->\nOutro\n";
+        let rendered = render(&root, &bin_dir(), page).expect("renders");
+        assert!(rendered.starts_with("Intro\n<!-- include step-02-hello/src/main.rs hello -->\n"));
+        assert!(rendered.contains("```rust\n/// Answers `GET /`."));
+        assert!(rendered.ends_with("```\n<!-- end -->\nOutro\n"));
+        assert!(!rendered.contains("old"));
+    }
 }
