@@ -295,13 +295,14 @@ pub mod health {
 pub mod discovery {
     use std::time::Instant;
 
+    use axum::Router;
     use uuid::{Uuid, Variant, Version};
 
     use super::*;
     use crate::{
         app::START_DEADLINE,
         discovery::{Answer, Discovery},
-        stand_in::{Recorded, free_address},
+        stand_in::{Recorded, StandIn, free_address},
     };
 
     /// A fast heartbeat, so that a test sees several in a fraction of a second.
@@ -449,6 +450,22 @@ pub mod discovery {
         app.check(
             lines.len() == 2 && lines[1] == line,
             "expected the readiness line, then one ANNOUNCED line",
+        );
+    }
+
+    pub fn ignores_proxy_settings(bin: &str) {
+        let discovery = Discovery::start(Answer::Accept);
+        // A proxy that would see (and refuse) every request sent through it.
+        let proxy = StandIn::start(Router::new());
+        let url = proxy.url();
+        let proxies =
+            ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"].map(|name| (name, url.as_str()));
+        let (mut app, _) = announcing(bin, &discovery.host(), &proxies);
+        app.wait_for_line("ANNOUNCED ", DISCOVERY_DEADLINE);
+        let proxied = proxy.requests();
+        app.check(
+            proxied.is_empty(),
+            &format!("sent through the proxy: {proxied:?}"),
         );
     }
 

@@ -84,6 +84,7 @@ macro_rules! contracts_of {
             development_mode_announces_nothing,
             development_mode_ignores_discovery_settings,
             announces_to_the_listed_server,
+            ignores_proxy_settings,
             service_type_defaults_to_hello_mesos,
             heartbeats_repeat_the_announcement,
             sigterm_unannounces_before_exiting,
