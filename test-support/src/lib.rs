@@ -1,12 +1,14 @@
 //! What the step crates' tests share: the mechanics of running a step's real binary
 //! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
-//! plus recording stand-ins for the servers the app talks to ([`stand_in`]).
+//! plus recording stand-ins for the servers the app talks to ([`stand_in`]), such as
+//! OpenTable's discovery ([`discovery`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
 pub mod app;
 pub mod contracts;
+pub mod discovery;
 pub mod http;
 pub mod stand_in;
 
@@ -75,6 +77,26 @@ macro_rules! contracts_of {
             health_answers,
             health_answers_head,
             unknown_path_is_not_found,
+        );
+    };
+    (discovery) => {
+        $crate::tests_for!(discovery:
+            development_mode_announces_nothing,
+            development_mode_ignores_discovery_settings,
+            announces_to_the_listed_server,
+            ignores_proxy_settings,
+            service_type_defaults_to_hello_mesos,
+            heartbeats_repeat_the_announcement,
+            sigterm_unannounces_before_exiting,
+            sigint_unannounces_before_exiting,
+            announces_once_discovery_comes_up,
+            failing_server_is_retried,
+            hanging_server_is_given_up_and_retried,
+            stops_promptly_when_discovery_is_gone,
+            stops_promptly_when_discovery_hangs,
+            discovery_host_is_required,
+            discovery_host_must_be_a_bare_host,
+            heartbeat_must_be_positive_milliseconds,
         );
     };
 }

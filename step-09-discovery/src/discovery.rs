@@ -1,0 +1,271 @@
+//! Announcing the service to OpenTable's discovery, so that other services find it by its
+//! type rather than by a host and port that change with every deploy.
+//!
+//! The protocol is plain HTTP and JSON:
+//! 1. `GET http://$DISCOVERY_HOST/watch` lists every announcement; those of type
+//!    `discovery` are the discovery servers.
+//! 2. `POST {server}/announcement` sends ours; `201 Created` means we are listed.
+//! 3. The same POST, with the same id, every heartbeat: a server forgets an announcement
+//!    that is not renewed within about 10 s, so a task that dies drops out on its own.
+//! 4. `DELETE {server}/announcement/{id}` takes us off the list at once, before we stop.
+
+use std::{env, error::Error, time::Duration};
+
+use reqwest::{Client, Response, StatusCode, Url};
+use serde::{Deserialize, Serialize};
+use tokio::{
+    sync::oneshot,
+    task::JoinHandle,
+    time::{self, MissedTickBehavior},
+};
+use uuid::Uuid;
+
+/// How long connecting to a discovery server may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// How long a whole request may take: a server that hangs must not stall the heartbeat.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long unannouncing may take: it happens between SIGTERM and Mesos's SIGKILL.
+const UNANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Where to announce and what, read from the environment.
+pub struct Settings {
+    /// The seed host, `host[:port]`: its `/watch` lists the discovery servers.
+    host: String,
+    service_type: String,
+    /// Our home region, e.g. `pp-sf`: the value of `OT_ENV`.
+    environment: String,
+    heartbeat: Duration,
+}
+
+impl Settings {
+    /// Reads the settings: `None` in development mode (`OT_ENV` unset or `development`),
+    /// because a service running on a laptop must never be announced. `Err` is a
+    /// one-line message naming the variable at fault.
+    pub fn from_env() -> Result<Option<Settings>, String> {
+        let environment = match non_empty_env("OT_ENV") {
+            Some(name) if name != "development" => name,
+            _ => return Ok(None),
+        };
+        let host = non_empty_env("DISCOVERY_HOST").ok_or("DISCOVERY_HOST not set")?;
+        // The URLs are built around it, so it must be a bare host name or address and
+        // an optional port: no scheme, no path.
+        let bare = host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:[]".contains(c));
+        if !bare || Url::parse(&format!("http://{host}")).is_err() {
+            return Err(format!("DISCOVERY_HOST is not a host[:port]: {host:?}"));
+        }
+        let service_type = non_empty_env("SERVICE_TYPE").unwrap_or_else(|| "hello-mesos".into());
+        let heartbeat = match non_empty_env("DISCOVERY_HEARTBEAT_MS") {
+            None => 10_000,
+            Some(ms) => ms.parse().ok().filter(|&ms| ms > 0).ok_or_else(|| {
+                format!("DISCOVERY_HEARTBEAT_MS is not a positive number of milliseconds: {ms:?}")
+            })?,
+        };
+        Ok(Some(Settings {
+            host,
+            service_type,
+            environment,
+            heartbeat: Duration::from_millis(heartbeat),
+        }))
+    }
+}
+
+/// What we announce: the same announcement, with the same id, on every heartbeat.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Announcement {
+    announcement_id: Uuid,
+    service_type: String,
+    service_uri: String,
+    environment: String,
+}
+
+/// The part of the answer to `GET /watch` that we read: the announcements listed.
+#[derive(Deserialize)]
+struct Watch {
+    updates: Vec<Listed>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Listed {
+    service_type: String,
+    service_uri: String,
+}
+
+/// The heartbeat running in the background, if we announce. [`Announcer::leave`] stops it.
+pub struct Announcer(Option<(oneshot::Sender<()>, JoinHandle<()>)>);
+
+/// Starts announcing `service_uri` in the background, unless in development mode.
+/// Discovery failing never stops the service: each failure is one line on stderr, and
+/// the next heartbeat tries again.
+pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
+    let Some(settings) = settings else {
+        println!("Not announcing, as running in development mode.");
+        return Announcer(None);
+    };
+    // Every request has a deadline, and goes straight to discovery: a proxy set in the
+    // environment for the machine's other traffic must not stand in the way.
+    let http = Client::builder()
+        .no_proxy()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .build();
+    let http = match http {
+        Ok(http) => http,
+        Err(err) => {
+            eprintln!("Discovery error: {}", explain(err));
+            return Announcer(None);
+        }
+    };
+    let announcement = Announcement {
+        announcement_id: Uuid::new_v4(),
+        service_type: settings.service_type,
+        service_uri,
+        environment: settings.environment,
+    };
+    let heartbeat = Heartbeat {
+        http,
+        host: settings.host,
+        announcement,
+        servers: Vec::new(),
+        announced: false,
+    };
+    let (stop, stopped) = oneshot::channel();
+    let running = tokio::spawn(heartbeat.run(settings.heartbeat, stopped));
+    Announcer(Some((stop, running)))
+}
+
+impl Announcer {
+    /// Stops the heartbeat, then unannounces: once this returns, nothing more is sent.
+    pub async fn leave(self) {
+        if let Some((stop, heartbeat)) = self.0 {
+            let _ = stop.send(());
+            let _ = heartbeat.await;
+        }
+    }
+}
+
+/// The client side of the protocol, run by one task.
+struct Heartbeat {
+    http: Client,
+    /// The seed host, `DISCOVERY_HOST`.
+    host: String,
+    announcement: Announcement,
+    /// The discovery servers the seed host listed; we announce to the first. A server
+    /// that fails is dropped, and once none is left the seed host is asked again.
+    servers: Vec<String>,
+    /// Whether a server has accepted the announcement yet.
+    announced: bool,
+}
+
+impl Heartbeat {
+    /// Announces at once and then every `period`, until `stop`; then unannounces.
+    async fn run(mut self, period: Duration, mut stop: oneshot::Receiver<()>) {
+        let mut beat = time::interval(period);
+        // After a slow beat (a server that hangs), wait a whole period before the next.
+        beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            // The stop interrupts a beat wherever it is, even half-way through a request:
+            // after it, we only unannounce.
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = async {
+                    beat.tick().await;
+                    if let Err(err) = self.announce().await {
+                        eprintln!("Discovery error: {err}");
+                    }
+                } => {}
+            }
+        }
+        self.unannounce().await;
+    }
+
+    /// Sends the announcement to a discovery server, first finding one if we know none.
+    async fn announce(&mut self) -> Result<(), String> {
+        if self.servers.is_empty() {
+            self.servers = self.find_servers().await?;
+        }
+        let url = format!("{}/announcement", self.servers[0]);
+        let sent = self.http.post(url).json(&self.announcement).send().await;
+        if let Err(err) = answered(sent, &[StatusCode::CREATED]) {
+            self.servers.remove(0);
+            return Err(err);
+        }
+        if !self.announced {
+            self.announced = true;
+            let Announcement {
+                service_type,
+                service_uri,
+                ..
+            } = &self.announcement;
+            println!("ANNOUNCED {service_type}@{service_uri} to {}", self.host);
+        }
+        Ok(())
+    }
+
+    /// Asks the seed host for the discovery servers.
+    async fn find_servers(&self) -> Result<Vec<String>, String> {
+        let url = format!("http://{}/watch", self.host);
+        let sent = self.http.get(&url).send().await;
+        let watch: Watch = answered(sent, &[StatusCode::OK])?
+            .json()
+            .await
+            .map_err(explain)?;
+        let servers: Vec<String> = watch
+            .updates
+            .into_iter()
+            .filter(|listed| listed.service_type == "discovery")
+            .map(|listed| listed.service_uri.trim_end_matches('/').to_string())
+            .collect();
+        if servers.is_empty() {
+            return Err(format!("{url} lists no discovery server"));
+        }
+        Ok(servers)
+    }
+
+    /// Takes the announcement off the server we announce to, if we know one.
+    async fn unannounce(&self) {
+        let Some(server) = self.servers.first() else {
+            return;
+        };
+        let id = self.announcement.announcement_id;
+        let url = format!("{server}/announcement/{id}");
+        let sent = self
+            .http
+            .delete(url)
+            .timeout(UNANNOUNCE_TIMEOUT)
+            .send()
+            .await;
+        if let Err(err) = answered(sent, &[StatusCode::OK, StatusCode::NO_CONTENT]) {
+            eprintln!("Discovery error: {err}");
+        }
+    }
+}
+
+/// The response to a request, if it came with one of the `expected` statuses.
+fn answered(sent: reqwest::Result<Response>, expected: &[StatusCode]) -> Result<Response, String> {
+    let response = sent.map_err(explain)?;
+    if !expected.contains(&response.status()) {
+        return Err(format!("{} answered {}", response.url(), response.status()));
+    }
+    Ok(response)
+}
+
+/// A reqwest error on one line, with the causes it keeps behind its own message
+/// (such as "Connection refused").
+fn explain(err: reqwest::Error) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(source) = cause {
+        line = format!("{line}: {source}");
+        cause = source.source();
+    }
+    line
+}
+
+/// Reads an optional variable: unset and empty both mean "not given".
+fn non_empty_env(name: &str) -> Option<String> {
+    env::var(name).ok().filter(|value| !value.is_empty())
+}
