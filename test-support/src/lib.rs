@@ -1,8 +1,9 @@
 //! What the step crates' tests share: the mechanics of running a step's real binary
 //! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
-//! plus recording stand-ins for the servers the app talks to ([`stand_in`]), such as
-//! OpenTable's discovery ([`discovery`]).
+//! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
+//! discovery ([`discovery`]), and Singularity with the fixtures to run `otpl-deploy`
+//! against it ([`singularity`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
@@ -10,6 +11,7 @@ pub mod app;
 pub mod contracts;
 pub mod discovery;
 pub mod http;
+pub mod singularity;
 pub mod stand_in;
 
 /// The path of the binary of the crate whose tests are being compiled: every step

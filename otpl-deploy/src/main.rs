@@ -1,0 +1,150 @@
+//! `otpl-deploy`: deploys this repository's Docker image to Singularity, as the workshop's
+//! step 8 does with OpenTable's deploy scripts. Settings come from `config/ENV/` and `docker-repo`.
+//!
+//! Run it from the repository root:
+//!   SINGULARITY_URL=http://singularity.example.com/singularity cargo run -p otpl-deploy -- pp-sf 42
+//! See what it would send, without sending anything:
+//!   cargo run -p otpl-deploy -- --dry-run pp-sf 42
+
+use std::{
+    env,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use clap::Parser;
+use serde_json::{Value, json};
+
+mod config;
+mod deploy;
+mod singularity;
+
+use singularity::Singularity;
+
+/// Deploy this repository's Docker image to Singularity, with the settings in config/ENV/.
+///
+/// Run it from the repository root. Singularity's base URL comes from SINGULARITY_URL,
+/// e.g. http://singularity.example.com/singularity. Exit codes: 0 deployed, 1 the deploy
+/// or Singularity failed, 2 the configuration or the command line is wrong.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    /// Print the request and the deploy it would send, and send nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// The image repository, without registry or tag [default: the line in ./docker-repo].
+    #[arg(short, long, value_name = "REPO")]
+    docker_repo: Option<String>,
+
+    /// The registry to pull the image from, e.g. docker.otenv.com [default: none, Docker Hub].
+    #[arg(long, value_name = "HOST")]
+    registry: Option<String>,
+
+    /// Seconds between two looks at the deploy's state.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
+    poll: Duration,
+
+    /// Seconds after which to stop waiting (the deploy itself goes on in Singularity).
+    #[arg(long, value_name = "SECONDS", default_value = "300", value_parser = seconds)]
+    timeout: Duration,
+
+    /// The environment, e.g. pp-sf: its settings are in config/ENV/.
+    #[arg(value_name = "ENV")]
+    environment: String,
+
+    /// The image tag to deploy, e.g. 42.
+    tag: String,
+}
+
+/// Why a run failed; each kind has its exit code.
+#[derive(Debug)]
+enum Error {
+    /// The configuration or the command line is wrong: nothing was sent. Exit code 2.
+    Config(String),
+    /// Singularity could not be reached, refused, or the deploy did not succeed. Exit code 1.
+    Deploy(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Deploy(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
+        Err(Error::Config(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Error> {
+    // The deadline counts from the start: every HTTP call is bounded by it too.
+    let deadline = Instant::now() + cli.timeout;
+
+    let config = config::read(&cli.environment, cli.docker_repo.as_deref())?;
+    let image = deploy::image(cli.registry.as_deref(), &config.docker_repo, &cli.tag)?;
+    let deploy = deploy::build(&config.deploy, &cli.environment, &image, &cli.tag);
+    let deploy_id = deploy["id"].as_str().unwrap_or_default().to_string();
+    let mut deploy_request = json!({ "deploy": deploy, "unpauseOnSuccessfulDeploy": false });
+    if let Ok(user) = env::var("USER") {
+        deploy_request["user"] = Value::String(user);
+    }
+
+    if cli.dry_run {
+        // Placeholders are fine here: the point of a dry run is to see the result.
+        for placeholder in &config.placeholders {
+            eprintln!("note: {placeholder}");
+        }
+        let base = env::var("SINGULARITY_URL").unwrap_or_else(|_| "$SINGULARITY_URL".into());
+        let base = base.trim_end_matches('/');
+        println!("POST {base}/api/requests\n{}", pretty(&config.request));
+        println!("POST {base}/api/deploys\n{}", pretty(&deploy_request));
+        return Ok(());
+    }
+    if let Some(placeholder) = config.placeholders.first() {
+        return Err(Error::Config(format!(
+            "{placeholder}: replace it with your own value"
+        )));
+    }
+
+    let singularity = Singularity::new(&base_url()?, deadline)?;
+    singularity.save_request(&config.request, &config.request_id)?;
+    singularity.start_deploy(&deploy_request, &config.request_id, &deploy_id, &image)?;
+    let result = singularity.follow(&config.request_id, &deploy_id, cli.poll)?;
+    deploy::outcome(&result, &config.request_id, &deploy_id, &image)
+}
+
+/// Singularity's base URL, from `SINGULARITY_URL`, without a trailing slash.
+fn base_url() -> Result<String, Error> {
+    let url = env::var("SINGULARITY_URL").unwrap_or_default();
+    if url.is_empty() {
+        return Err(Error::Config(
+            "SINGULARITY_URL not set: Singularity's base URL, \
+             e.g. http://singularity.example.com/singularity"
+                .into(),
+        ));
+    }
+    // Without TLS (no OpenSSL, a lean build), only plain HTTP can be spoken.
+    if !url.starts_with("http://") {
+        return Err(Error::Config(format!(
+            "SINGULARITY_URL is not an http:// URL: {url:?}"
+        )));
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// A duration in seconds on the command line: positive, fractions allowed (e.g. `0.5`).
+fn seconds(text: &str) -> Result<Duration, String> {
+    match text.parse::<f64>().map(Duration::try_from_secs_f64) {
+        Ok(Ok(duration)) if !duration.is_zero() => Ok(duration),
+        _ => Err(format!("not a positive number of seconds: {text:?}")),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}

@@ -1,0 +1,163 @@
+//! `otpl-deploy --dry-run`: prints what it would send and sends nothing; and the repository's
+//! own `config/pp-sf` passes the tool's checks.
+
+use std::{fs, path::Path};
+
+use serde_json::{Value, json};
+use test_support::{
+    singularity::{
+        ConfigTree, REQUEST, Script, Singularity, command, dry_run_calls, fails, mentions,
+    },
+    step_bin,
+};
+
+/// The request and the deploy request a dry run of `args` in `dir` prints.
+fn dry_run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Value, Value) {
+    let mut all = vec!["--dry-run"];
+    all.extend(args);
+    let assert = command(step_bin!(), dir, env, &all).assert().code(0);
+    let calls = dry_run_calls(&String::from_utf8_lossy(&assert.get_output().stdout));
+    let urls: Vec<&str> = calls.iter().map(|(url, _)| url.as_str()).collect();
+    let base = env
+        .iter()
+        .find(|(name, _)| *name == "SINGULARITY_URL")
+        .map_or("$SINGULARITY_URL", |(_, url)| url);
+    assert_eq!(
+        urls,
+        [
+            format!("{base}/api/requests"),
+            format!("{base}/api/deploys")
+        ]
+    );
+    (calls[0].1.clone(), calls[1].1.clone())
+}
+
+#[test]
+fn prints_both_bodies_and_sends_nothing() {
+    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
+    let tree = ConfigTree::workshop();
+    let url = singularity.url();
+    let (request, deploy_request) = dry_run(
+        tree.path(),
+        &[("SINGULARITY_URL", &url), ("USER", "alice")],
+        &["pp-sf", "42"],
+    );
+
+    assert_eq!(request, serde_json::from_str::<Value>(REQUEST).unwrap());
+    assert_eq!(deploy_request["unpauseOnSuccessfulDeploy"], false);
+    assert_eq!(deploy_request["user"], "alice");
+    let deploy = &deploy_request["deploy"];
+    assert_eq!(
+        deploy["containerInfo"]["docker"]["image"],
+        "alice/hello-mesos:42"
+    );
+    assert_eq!(deploy["env"]["OT_ENV"], "pp-sf");
+    assert!(
+        singularity.requests().is_empty(),
+        "sent: {:?}",
+        singularity.requests()
+    );
+}
+
+#[test]
+fn needs_no_singularity_url() {
+    let tree = ConfigTree::workshop();
+    let (_, deploy_request) = dry_run(tree.path(), &[], &["-d", "bob/other", "pp-sf", "7"]);
+    assert_eq!(
+        deploy_request["deploy"]["containerInfo"]["docker"]["image"],
+        "bob/other:7"
+    );
+    assert_eq!(deploy_request.get("user"), None, "no USER, no user");
+}
+
+#[test]
+fn deploy_ids_are_valid_and_new_on_every_run() {
+    let tree = ConfigTree::workshop();
+    let tag = "1.2.3-rc.1-with-a-long-description-of-the-build";
+    let id = || {
+        let (_, deploy_request) = dry_run(tree.path(), &[], &["pp-sf", tag]);
+        deploy_request["deploy"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_string()
+    };
+    let (first, second) = (id(), id());
+    assert_ne!(first, second);
+    for id in [first, second] {
+        // The tag, `-` replaced, cut at 31 characters, then `_` and a unique part.
+        assert!(id.starts_with("1.2.3_rc.1_with_a_long_descript_"), "{id}");
+        assert!(id.len() < 50, "{id}");
+        let valid = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+        assert!(id.chars().all(valid), "{id}");
+    }
+}
+
+#[test]
+fn a_healthcheck_object_replaces_healthcheck_uri() {
+    let tree = ConfigTree::workshop();
+    tree.edit("config/pp-sf/singularity.json", |deploy| {
+        deploy["healthcheck"] = json!({ "uri": "/health", "portIndex": 0 });
+    });
+    let (_, deploy_request) = dry_run(tree.path(), &[], &["pp-sf", "42"]);
+    let deploy = &deploy_request["deploy"];
+    assert_eq!(
+        deploy["healthcheck"],
+        json!({ "uri": "/health", "portIndex": 0 })
+    );
+    assert_eq!(deploy.get("healthcheckUri"), None);
+}
+
+/// The repository's root, where the committed `config/` and `docker-repo` are.
+fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+}
+
+#[test]
+fn the_committed_config_passes_with_placeholders_noted() {
+    let root = repository();
+    for file in ["singularity-request.json", "singularity.json"] {
+        let text = fs::read_to_string(root.join("config/pp-sf").join(file)).unwrap();
+        serde_json::from_str::<Value>(&text).unwrap_or_else(|err| panic!("{file}: {err}"));
+    }
+    let assert = command(step_bin!(), root, &[], &["--dry-run", "pp-sf", "42"])
+        .assert()
+        .code(0);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+    assert!(
+        stderr.contains("note: docker-repo still holds the placeholder <username>"),
+        "{stderr}"
+    );
+
+    let (request, deploy_request) = dry_run(root, &[], &["pp-sf", "42"]);
+    let deploy = &deploy_request["deploy"];
+    assert_eq!(request["id"], "hello-mesos-<username>");
+    assert_eq!(deploy["requestId"], request["id"]);
+    assert_eq!(
+        deploy["containerInfo"]["docker"]["image"],
+        "<username>/hello-mesos:42"
+    );
+    // Step 09 announces with these.
+    assert_eq!(deploy["env"]["DISCOVERY_HOST"], "discovery-pp-sf.otenv.com");
+    assert_eq!(deploy["env"]["SERVICE_TYPE"], "hello-mesos-<username>");
+    assert_eq!(deploy["env"]["OT_ENV"], "pp-sf");
+}
+
+#[test]
+fn the_committed_config_is_not_deployed_with_placeholders() {
+    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
+    let url = singularity.url();
+    let env = [("SINGULARITY_URL", url.as_str())];
+    let line = fails(
+        command(step_bin!(), repository(), &env, &["pp-sf", "42"]),
+        2,
+    );
+    mentions(&line, &["still holds the placeholder <username>"]);
+    assert_eq!(
+        singularity.requests().len(),
+        0,
+        "{:?}",
+        singularity.requests()
+    );
+}
