@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Container tests: build the Dockerfile for every step-*/ crate and check each image from outside,
+# the way Mesos runs it: `docker run` with TASK_HOST and PORT0 on the host network, `docker stop`.
+#
+#   scripts/docker-test.sh
+#
+# Needs a running Docker engine and curl. Without an engine it says so and exits 0, having tested
+# nothing; with CI=true that is a failure instead. `cargo test` never needs Docker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/docker-engine.sh
+
+MAX_IMAGE_BYTES=10000000 # 10 MB
+BUILD_SECONDS=1200       # the first build compiles every dependency
+START_SECONDS=10         # from `docker run` to the "Server running at" line
+GRACE_SECONDS=2          # `docker stop -t 2` for the steps that ignore SIGTERM
+STOP_LIMIT_SECONDS=2     # a step that handles SIGTERM must be gone within this
+
+reason=
+if ! pick_docker; then
+    reason="no docker command that can build with BuildKit (Docker 23 and later need the buildx plugin)"
+elif ! timeout 20 "$DOCKER" info >/dev/null 2>&1; then
+    reason="no Docker engine answers (\`$DOCKER info\` failed)"
+fi
+if [[ -n $reason ]]; then
+    if [[ ${CI:-} == true ]]; then
+        echo "docker tests: $reason, and CI requires them (see scripts/docker-engine.sh)" >&2
+        exit 1
+    fi
+    echo "docker tests: not run, $reason."
+    echo "Start Docker, then run scripts/docker-test.sh again."
+    exit 0
+fi
+command -v curl >/dev/null || { echo "docker tests: curl is needed" >&2; exit 1; }
+
+work=$(mktemp -d)
+containers=()
+cleanup() {
+    if ((${#containers[@]})); then
+        "$DOCKER" rm -f "${containers[@]}" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); printf 'ok    %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL  %s\n' "$*"; }
+
+# Seconds since `since` (an $EPOCHREALTIME), with one decimal.
+elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# The step crates, in step order: every step-NN-*/ directory, never a list kept here.
+mapfile -t steps < <(for dir in step-*/; do
+    [[ -f $dir/Cargo.toml ]] && echo "${dir%/}"
+done | sort -t- -k2,2n)
+step_number() { local n=${1#step-}; echo $((10#${n%%-*})); }
+
+# Builds `image` (extra arguments go to `docker build`); the output goes to $work/build.log.
+build() {
+    local image=$1
+    shift
+    timeout "$BUILD_SECONDS" "$DOCKER" build --progress=plain -t "$image" "$@" . >"$work/build.log" 2>&1
+}
+
+# Starts a container in the background (arguments as for `docker run`); its id goes in $id.
+start() {
+    id=$("$DOCKER" run -d "$@")
+    containers+=("$id")
+}
+
+# Waits until the container's output contains `text`, or it exits, or START_SECONDS pass.
+wait_for_output() {
+    local id=$1 text=$2 deadline=$((SECONDS + START_SECONDS))
+    until "$DOCKER" logs "$id" 2>&1 | grep -qF -- "$text"; do
+        if ((SECONDS >= deadline)) || [[ $("$DOCKER" inspect -f '{{.State.Running}}' "$id") != true ]]; then
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+exit_code() { "$DOCKER" inspect -f '{{.State.ExitCode}}' "$1"; }
+output_of() { "$DOCKER" logs "$1" 2>&1 | tail -n 5 | sed 's/^/      | /'; }
+
+# GET url: prints the status code; the body goes to $work/body.
+get() {
+    curl -sS --max-time 5 -o "$work/body" -w '%{http_code}' "$1" 2>/dev/null || true
+}
+
+# Expects `GET url` to answer 200 with a body containing `text`.
+expect_get() {
+    local what=$1 url=$2 text=$3 status
+    status=$(get "$url")
+    if [[ $status == 200 ]] && grep -qF -- "$text" "$work/body"; then
+        pass "$what: GET $url -> 200 $(head -n 1 "$work/body")"
+    else
+        fail "$what: GET $url -> ${status:-no answer}, expected 200 with \"$text\""
+    fi
+}
+
+# A port on which nothing listens on this machine right now.
+free_port() {
+    local port
+    for _ in {1..100}; do
+        port=$((20000 + RANDOM % 20000))
+        if ! (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    return 1
+}
+
+# ---- The Dockerfile itself ----
+
+rust_version=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+if grep -q "^FROM rust:$rust_version-" Dockerfile; then
+    pass "Dockerfile: the builder is Rust $rust_version, as in Cargo.toml"
+else
+    fail "Dockerfile: the builder image is not rust:$rust_version-* (rust-version in Cargo.toml)"
+fi
+
+default_step=$(sed -n 's/^ARG STEP=//p' Dockerfile)
+last_step=${steps[-1]}
+if [[ $default_step == "$last_step" ]]; then
+    pass "Dockerfile: builds the last step, $last_step, without --build-arg STEP"
+else
+    fail "Dockerfile: builds '$default_step' without --build-arg STEP, but the last step is $last_step"
+fi
+
+# What `docker build .` sends to the engine: .dockerignore must keep target/ (gigabytes) and .git out.
+if printf 'FROM scratch\nCOPY . /context\n' | "$DOCKER" build -q -t hello-mesos:context -f - . >/dev/null \
+    && id=$("$DOCKER" create hello-mesos:context /none) && containers+=("$id") \
+    && "$DOCKER" export "$id" | tar -t >"$work/context" && "$DOCKER" rm "$id" >/dev/null \
+    && "$DOCKER" rmi hello-mesos:context >/dev/null; then
+    if grep -qE '^context/(target|\.git)(/|$)' "$work/context"; then
+        fail "build context: contains $(grep -oE '^context/(target|\.git)' "$work/context" | sort -u | xargs)"
+    else
+        pass "build context: $(grep -c . "$work/context") files, without target/ and .git"
+    fi
+else
+    fail "build context: could not be listed"
+fi
+
+# ---- Every step ----
+
+for step in "${steps[@]}"; do
+    n=$(step_number "$step")
+    image=hello-mesos:$step
+    printf '\n%s\n' "-- $step"
+
+    since=$EPOCHREALTIME
+    if build "$image" --build-arg STEP="$step"; then
+        pass "$step: docker build in $(elapsed "$since") s"
+    else
+        fail "$step: docker build failed:"
+        tail -n 20 "$work/build.log" | sed 's/^/      | /'
+        continue
+    fi
+
+    size=$("$DOCKER" image inspect -f '{{.Size}}' "$image")
+    size_mb=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e6 }')
+    if ((size <= MAX_IMAGE_BYTES)); then
+        pass "$step: image size $size_mb MB"
+    else
+        fail "$step: image size $size_mb MB, above the limit of $((MAX_IMAGE_BYTES / 1000000)) MB"
+    fi
+
+    # Step 03 on: without its environment the app refuses to start, as on a laptop.
+    if ((n >= 3)); then
+        code=0
+        timeout 30 "$DOCKER" run --rm "$image" >"$work/out" 2>&1 || code=$?
+        if [[ $code == 3 ]] && grep -qF 'TASK_HOST not set' "$work/out"; then
+            pass "$step: docker run without env -> exit 3, $(head -n 1 "$work/out")"
+        else
+            fail "$step: docker run without env -> exit $code, expected 3 and \"TASK_HOST not set\":"
+            sed 's/^/      | /' "$work/out"
+        fi
+    fi
+
+    # Serve on the host's network, as Mesos runs it. Step 02 ignores the environment and
+    # always listens on localhost:3000.
+    port=$(free_port)
+    base=http://127.0.0.1:$port
+    ((n >= 3)) || base=http://localhost:3000
+    ready="Server running at: $base"
+    start --net=host -e TASK_HOST=127.0.0.1 -e PORT0="$port" "$image"
+    if ! wait_for_output "$id" "$ready"; then
+        fail "$step: no \"$ready\" within ${START_SECONDS}s:"
+        output_of "$id"
+        "$DOCKER" rm -f "$id" >/dev/null
+        continue
+    fi
+    expect_get "$step" "$base/" "Hello"
+    if ((n >= 7)); then
+        expect_get "$step" "$base/health" "started"
+    fi
+
+    uid=$("$DOCKER" top "$id" -o pid,uid | awk 'NR == 2 { print $2 }' || true)
+    if [[ -n $uid && $uid != 0 ]]; then
+        pass "$step: the app runs as uid $uid, not root"
+    else
+        fail "$step: the app runs as uid '${uid}', expected a non-root user"
+    fi
+
+    # `docker stop` sends SIGTERM to PID 1, and SIGKILL after the grace period.
+    if ((n >= 4)); then
+        since=$EPOCHREALTIME
+        timeout 30 "$DOCKER" stop -t 10 "$id" >/dev/null || true
+        took=$(elapsed "$since")
+        code=$(exit_code "$id")
+        if [[ $code == 0 ]] && awk -v t="$took" -v l="$STOP_LIMIT_SECONDS" 'BEGIN { exit !(t < l) }' \
+            && "$DOCKER" logs "$id" 2>&1 | grep -qF 'Caught SIGTERM'; then
+            pass "$step: docker stop -> exit 0 in $took s, \"Caught SIGTERM\""
+        else
+            fail "$step: docker stop -> exit $code in $took s, expected 0 within ${STOP_LIMIT_SECONDS}s and \"Caught SIGTERM\":"
+            output_of "$id"
+        fi
+    else
+        # The workshop's lesson: PID 1 without a SIGTERM handler ignores SIGTERM, so the
+        # container lives until the grace period is over and is then killed (128 + 9).
+        since=$EPOCHREALTIME
+        timeout 30 "$DOCKER" stop -t "$GRACE_SECONDS" "$id" >/dev/null || true
+        took=$(elapsed "$since")
+        code=$(exit_code "$id")
+        if [[ $code == 137 ]] && awk -v t="$took" -v g="$GRACE_SECONDS" 'BEGIN { exit !(t >= g) }'; then
+            pass "$step: docker stop -t $GRACE_SECONDS -> SIGTERM ignored, SIGKILLed: exit 137 after $took s"
+        else
+            fail "$step: docker stop -t $GRACE_SECONDS -> exit $code after $took s, expected 137 after ${GRACE_SECONDS}s"
+            output_of "$id"
+        fi
+    fi
+    "$DOCKER" rm -f "$id" >/dev/null
+
+    # Names resolve inside the image: `localhost`, and a name that only /etc/hosts knows.
+    if ((n >= 3)); then
+        for host in localhost hello-mesos-test.invalid; do
+            port=$(free_port)
+            start --net=host --add-host hello-mesos-test.invalid:127.0.0.1 \
+                -e TASK_HOST="$host" -e PORT0="$port" "$image"
+            if wait_for_output "$id" "Server running at: http://$host:$port"; then
+                # This machine knows `localhost` too, but not the other name.
+                [[ $host == localhost ]] && url=http://localhost:$port/ || url=http://127.0.0.1:$port/
+                expect_get "$step: TASK_HOST=$host" "$url" "Hello"
+            else
+                fail "$step: TASK_HOST=$host did not start within ${START_SECONDS}s:"
+                output_of "$id"
+            fi
+            "$DOCKER" rm -f "$id" >/dev/null
+        done
+    fi
+done
+
+# ---- Build arguments ----
+printf '\n%s\n' "-- STEP build argument"
+
+for bad in step-99-missing xtask; do
+    if build hello-mesos:unknown --build-arg STEP="$bad"; then
+        fail "STEP=$bad: the build succeeded, expected it to fail"
+    elif grep -qF "Unknown STEP '$bad'. Valid steps: ${steps[*]}" "$work/build.log"; then
+        pass "STEP=$bad: the build fails with \"Unknown STEP '$bad'. Valid steps: ${steps[*]}\""
+    else
+        fail "STEP=$bad: the build fails without naming the valid steps:"
+        tail -n 10 "$work/build.log" | sed 's/^/      | /'
+    fi
+done
+
+# Without --build-arg: the same image as the last step's (everything comes from the build cache).
+if [[ $default_step == "$last_step" ]]; then
+    if build hello-mesos \
+        && [[ $("$DOCKER" image inspect -f '{{.Id}}' hello-mesos) == \
+            $("$DOCKER" image inspect -f '{{.Id}}' "hello-mesos:$last_step") ]]; then
+        pass "docker build without STEP: the image of $last_step"
+    else
+        fail "docker build without STEP: not the image of $last_step"
+        tail -n 10 "$work/build.log" | sed 's/^/      | /'
+    fi
+fi
+
+printf '\ndocker tests (%s):\n%s passed, %s failed\n' "${steps[*]}" "$passed" "$failed"
+((failed == 0))
