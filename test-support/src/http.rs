@@ -2,6 +2,7 @@
 //! half-way over a raw socket to keep them in progress while the server is signalled.
 
 use std::{
+    error::Error,
     io::{self, Read, Write},
     net::{SocketAddr, TcpStream},
     sync::{
@@ -49,15 +50,51 @@ fn send(
     method: reqwest::Method,
     url: &str,
 ) -> Result<Response, String> {
-    let response = client
-        .request(method.clone(), url)
-        .send()
-        .map_err(|err| format!("{method} {url}: {err}"))?;
+    send_or_fail(client, method, url).map_err(|failure| match failure {
+        Failure::Connection(message) | Failure::Other(message) => message,
+    })
+}
+
+/// Why a request got no whole response.
+#[derive(Debug)]
+pub enum Failure {
+    /// No response began: the connection was refused, or closed or reset before an answer
+    /// came. What clients of a server that has stopped accepting may see.
+    Connection(String),
+    /// Anything else: a deadline passed, or a response was cut short.
+    Other(String),
+}
+
+fn send_or_fail(
+    client: &reqwest::blocking::Client,
+    method: reqwest::Method,
+    url: &str,
+) -> Result<Response, Failure> {
+    let what = format!("{method} {url}");
+    let response = client.request(method, url).send().map_err(|err| {
+        let message = format!("{what}: {}", with_causes(&err));
+        if err.is_timeout() || !(err.is_connect() || err.is_request()) {
+            Failure::Other(message)
+        } else {
+            Failure::Connection(message)
+        }
+    })?;
     let status = response.status().as_u16();
     let body = response
         .text()
-        .map_err(|err| format!("{method} {url}: body: {err}"))?;
+        .map_err(|err| Failure::Other(format!("{what}: body: {}", with_causes(&err))))?;
     Ok(Response { status, body })
+}
+
+/// `err` and the errors that caused it, which reqwest keeps out of its own message.
+fn with_causes(err: &dyn Error) -> String {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        message = format!("{message}: {err}");
+        cause = err.source();
+    }
+    message
 }
 
 /// A `GET` whose head has been sent only in part: the server has a request in progress
@@ -132,6 +169,9 @@ pub fn refuses_connections_within(url: &str, within: Duration) -> bool {
     true
 }
 
+/// How long a server must have read nothing for [`StalledReader`] to count it stalled.
+const STALL: Duration = Duration::from_millis(100);
+
 /// A client that sends requests one after another on one connection and never reads the
 /// answers: once the socket buffers are full, the server cannot write to it any more.
 pub struct StalledReader {
@@ -160,10 +200,16 @@ impl StalledReader {
             .map_err(|err| err.to_string())?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
         let deadline = Instant::now() + REQUEST_DEADLINE;
-        loop {
-            match (&socket).write(request.as_bytes()) {
-                Ok(_) => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+        let (mut sent, mut blocked_since) = (0, None);
+        // A send that would block shows only that the server reads more slowly than we
+        // write; once it has not read for a while, its answers fill every buffer.
+        while blocked_since.is_none_or(|since: Instant| since.elapsed() < STALL) {
+            match (&socket).write(&request.as_bytes()[sent..]) {
+                Ok(n) => (sent, blocked_since) = ((sent + n) % request.len(), None),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    blocked_since.get_or_insert_with(Instant::now);
+                    thread::sleep(Duration::from_millis(5));
+                }
                 Err(err) => return Err(format!("send to {address}: {err}")),
             }
             if Instant::now() > deadline {
@@ -183,11 +229,18 @@ pub struct Load {
     clients: Vec<JoinHandle<LoadReport>>,
 }
 
-/// What the clients of a [`Load`] received: every response, and the error that ended each.
+/// A response that a [`Load`] client received, and when it had received all of it.
+#[derive(Debug)]
+pub struct Answer {
+    pub at: Instant,
+    pub response: Response,
+}
+
+/// What the clients of a [`Load`] received: every response, and the failure that ended each.
 #[derive(Debug, Default)]
 pub struct LoadReport {
-    pub responses: Vec<Response>,
-    pub errors: Vec<String>,
+    pub answers: Vec<Answer>,
+    pub failures: Vec<Failure>,
 }
 
 impl Load {
@@ -201,9 +254,12 @@ impl Load {
                     let client = client();
                     let mut report = LoadReport::default();
                     loop {
-                        match send(&client, reqwest::Method::GET, &url) {
-                            Ok(response) => report.responses.push(response),
-                            Err(err) => break report.errors.push(err),
+                        match send_or_fail(&client, reqwest::Method::GET, &url) {
+                            Ok(response) => report.answers.push(Answer {
+                                at: Instant::now(),
+                                response,
+                            }),
+                            Err(failure) => break report.failures.push(failure),
                         }
                         answered.fetch_add(1, Ordering::Relaxed);
                     }
@@ -234,8 +290,8 @@ impl Load {
         let mut all = LoadReport::default();
         for client in self.clients {
             let report = client.join().expect("a load client panicked");
-            all.responses.extend(report.responses);
-            all.errors.extend(report.errors);
+            all.answers.extend(report.answers);
+            all.failures.extend(report.failures);
         }
         all
     }
