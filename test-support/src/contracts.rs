@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// The environment Mesos would give, with a port chosen by the operating system.
-const MESOS_ENV: [(&str, &str); 2] = [("TASK_HOST", "127.0.0.1"), ("PORT0", "0")];
+pub const MESOS_ENV: [(&str, &str); 2] = [("TASK_HOST", "127.0.0.1"), ("PORT0", "0")];
 
 /// How long a step may take to stop after SIGTERM, however busy: Mesos sends SIGKILL 5 s
 /// after SIGTERM, and a step must be gone before, with a margin.
