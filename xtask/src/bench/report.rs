@@ -140,15 +140,15 @@ impl Report {
     /// What the figures were taken on and with, one line each.
     fn conditions(&self) -> Vec<String> {
         let (m, load) = (&self.machine, &self.load);
-        let nginx_runs =
-            ENDPOINTS.map(
-                |(name, endpoint)| match NginxRuns::of(&self.steps, endpoint) {
-                    Some(runs) => {
-                        format!("{name} {} to {}", count(runs.slowest), count(runs.fastest))
-                    }
-                    None => format!("{name} not loaded"),
-                },
-            );
+        let nginx_runs = ENDPOINTS.map(|(name, endpoint)| {
+            let runs = NginxRuns::of(&self.steps, endpoint);
+            let range = runs.map(|runs| (count(runs.slowest), count(runs.fastest)));
+            match range {
+                Some((slowest, fastest)) if slowest == fastest => format!("{name} {slowest}"),
+                Some((slowest, fastest)) => format!("{name} {slowest} to {fastest}"),
+                None => format!("{name} not loaded"),
+            }
+        });
         vec![
             format!(
                 "Machine: {} cores ({}), load average {} at the start; {}.",
