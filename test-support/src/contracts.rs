@@ -264,14 +264,15 @@ pub mod signals {
         app.signal(Signal::SIGTERM);
         app.wait_for_line("Caught SIGTERM", EXIT_DEADLINE);
         // The response in progress holds the drain (else this test would show nothing).
-        thread::sleep(Duration::from_millis(200));
         expect_draining(&mut app);
         expect_stop_in_time(&mut app);
     }
 
-    /// Expects the app to be still running: a client holds a response in progress, which
-    /// the drain waits for (up to the step's limit).
+    /// Expects the app to be still running a moment from now: a client holds a response in
+    /// progress, which the drain waits for (up to the step's limit). The moment matters: a
+    /// process that is exiting has closed its sockets before it can be seen to have exited.
     fn expect_draining(app: &mut App) {
+        thread::sleep(Duration::from_millis(200));
         let running = app.is_running();
         app.check(
             running,
