@@ -71,7 +71,9 @@ impl App {
         }
     }
 
-    fn spawn(mut command: Command, env: &[(&str, &str)]) -> App {
+    /// Starts `command` (a program with its arguments) with exactly these environment
+    /// variables, as [`App::start`] does.
+    pub fn spawn(mut command: Command, env: &[(&str, &str)]) -> App {
         command.env_clear().envs(env.iter().copied());
         command
             .stdin(Stdio::null())
@@ -102,23 +104,44 @@ impl App {
 
     /// Waits for the readiness line and returns the base URL it announces.
     pub fn ready(&mut self) -> String {
-        let line = self.wait_for_line(READY, START_DEADLINE);
-        line[READY.len()..].to_string()
+        self.try_ready().unwrap_or_else(|err| self.fail(&err))
+    }
+
+    /// Waits for the readiness line and returns the base URL it announces, or says why
+    /// there is none (the process exited, or took longer than [`START_DEADLINE`]).
+    pub fn try_ready(&mut self) -> Result<String, String> {
+        let line = self.try_wait_for_line(READY, START_DEADLINE)?;
+        Ok(line[READY.len()..].to_string())
     }
 
     /// Waits for a line (on stdout or stderr) that starts with `prefix`, and returns it.
     pub fn wait_for_line(&mut self, prefix: &str, within: Duration) -> String {
+        self.try_wait_for_line(prefix, within)
+            .unwrap_or_else(|err| self.fail(&err))
+    }
+
+    fn try_wait_for_line(&mut self, prefix: &str, within: Duration) -> Result<String, String> {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(line) if line.starts_with(prefix) => return Ok(line),
                 Ok(_) => continue,
-                Err(_) => self.fail(&format!(
-                    "no line starting with {prefix:?} within {within:?}"
-                )),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "no line starting with {prefix:?} within {within:?}"
+                    ));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("exited without a line starting with {prefix:?}"));
+                }
             }
         }
+    }
+
+    /// The process that [`App::signal`] signals: the binary itself.
+    pub fn pid(&self) -> Pid {
+        self.pid
     }
 
     /// Sends `signal` to the binary.
@@ -127,7 +150,8 @@ impl App {
             .unwrap_or_else(|err| self.fail(&format!("cannot send {signal}: {err}")));
     }
 
-    /// Waits for the process to exit, at most `within`, and returns how it exited.
+    /// Waits for the process to exit, at most `within`, and returns how it exited. It notices
+    /// the exit within a millisecond, so the time this takes measures a stop.
     pub fn wait(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
         loop {
@@ -139,7 +163,7 @@ impl App {
                         .for_each(|reader| reader.join().unwrap_or(()));
                     return status;
                 }
-                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(1)),
                 Ok(None) => self.fail(&format!("still running after {within:?}")),
                 Err(err) => self.fail(&format!("cannot wait for the process: {err}")),
             }

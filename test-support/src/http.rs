@@ -2,7 +2,8 @@
 //! half-way over a raw socket to keep them in progress while the server is signalled.
 
 use std::{
-    io::{self, Read, Write},
+    error::Error,
+    io::{self, Write},
     net::{SocketAddr, TcpStream},
     sync::{
         Arc,
@@ -49,22 +50,57 @@ fn send(
     method: reqwest::Method,
     url: &str,
 ) -> Result<Response, String> {
-    let response = client
-        .request(method.clone(), url)
-        .send()
-        .map_err(|err| format!("{method} {url}: {err}"))?;
+    send_or_fail(client, method, url).map_err(|failure| match failure {
+        Failure::Connection(message) | Failure::Other(message) => message,
+    })
+}
+
+/// Why a request got no whole response.
+#[derive(Debug)]
+pub enum Failure {
+    /// No response began: the connection was refused, or closed or reset before an answer
+    /// came. What clients of a server that has stopped accepting may see.
+    Connection(String),
+    /// Anything else: a deadline passed, or a response was cut short.
+    Other(String),
+}
+
+fn send_or_fail(
+    client: &reqwest::blocking::Client,
+    method: reqwest::Method,
+    url: &str,
+) -> Result<Response, Failure> {
+    let what = format!("{method} {url}");
+    let response = client.request(method, url).send().map_err(|err| {
+        let message = format!("{what}: {}", with_causes(&err));
+        if err.is_timeout() || !(err.is_connect() || err.is_request()) {
+            Failure::Other(message)
+        } else {
+            Failure::Connection(message)
+        }
+    })?;
     let status = response.status().as_u16();
     let body = response
         .text()
-        .map_err(|err| format!("{method} {url}: body: {err}"))?;
+        .map_err(|err| Failure::Other(format!("{what}: body: {}", with_causes(&err))))?;
     Ok(Response { status, body })
 }
 
-/// A `GET` whose head has been sent only in part: the server has a request in progress
-/// until [`HalfRequest::finish`] sends the rest.
+/// `err` and the errors that caused it, which reqwest keeps out of its own message.
+fn with_causes(err: &dyn Error) -> String {
+    let mut message = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        message = format!("{message}: {err}");
+        cause = err.source();
+    }
+    message
+}
+
+/// A client that stops half-way through sending a `GET`'s head and then waits. (hyper counts
+/// such a connection idle: a stop signal closes it at once, it holds nothing up.)
 pub struct HalfRequest {
-    stream: TcpStream,
-    path: String,
+    _stream: TcpStream,
 }
 
 impl HalfRequest {
@@ -83,34 +119,7 @@ impl HalfRequest {
             .map_err(|err| err.to_string())?;
         write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\n")
             .map_err(|err| format!("send: {err}"))?;
-        Ok(HalfRequest {
-            stream,
-            path: path.to_string(),
-        })
-    }
-
-    /// Sends the rest of the request and reads the whole response.
-    pub fn finish(mut self) -> Result<Response, String> {
-        let what = format!("GET {} (finished late)", self.path);
-        self.stream
-            .write_all(b"Connection: close\r\n\r\n")
-            .map_err(|err| format!("{what}: send: {err}"))?;
-        let mut raw = String::new();
-        self.stream
-            .read_to_string(&mut raw)
-            .map_err(|err| format!("{what}: read: {err}"))?;
-        let (head, body) = raw
-            .split_once("\r\n\r\n")
-            .ok_or(format!("{what}: no response head in {raw:?}"))?;
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .ok_or(format!("{what}: no status in {head:?}"))?;
-        Ok(Response {
-            status,
-            body: body.to_string(),
-        })
+        Ok(HalfRequest { _stream: stream })
     }
 }
 
@@ -131,6 +140,11 @@ pub fn refuses_connections_within(url: &str, within: Duration) -> bool {
     }
     true
 }
+
+/// How long a server must have read nothing for [`StalledReader`] to count it stalled: long
+/// enough that a server that is only slow (a debug build on a busy machine) is not taken for
+/// one that cannot write (at 100 ms, 2 runs in 5 went wrong with 4 CPU hogs on 2 cores).
+const STALL: Duration = Duration::from_millis(500);
 
 /// A client that sends requests one after another on one connection and never reads the
 /// answers: once the socket buffers are full, the server cannot write to it any more.
@@ -160,10 +174,16 @@ impl StalledReader {
             .map_err(|err| err.to_string())?;
         let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n");
         let deadline = Instant::now() + REQUEST_DEADLINE;
-        loop {
-            match (&socket).write(request.as_bytes()) {
-                Ok(_) => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+        let (mut sent, mut blocked_since) = (0, None);
+        // A send that would block shows only that the server reads more slowly than we
+        // write; once it has not read for a while, its answers fill every buffer.
+        while blocked_since.is_none_or(|since: Instant| since.elapsed() < STALL) {
+            match (&socket).write(&request.as_bytes()[sent..]) {
+                Ok(n) => (sent, blocked_since) = ((sent + n) % request.len(), None),
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
+                    blocked_since.get_or_insert_with(Instant::now);
+                    thread::sleep(Duration::from_millis(5));
+                }
                 Err(err) => return Err(format!("send to {address}: {err}")),
             }
             if Instant::now() > deadline {
@@ -183,11 +203,18 @@ pub struct Load {
     clients: Vec<JoinHandle<LoadReport>>,
 }
 
-/// What the clients of a [`Load`] received: every response, and the error that ended each.
+/// A response that a [`Load`] client received, and when it had received all of it.
+#[derive(Debug)]
+pub struct Answer {
+    pub at: Instant,
+    pub response: Response,
+}
+
+/// What the clients of a [`Load`] received: every response, and the failure that ended each.
 #[derive(Debug, Default)]
 pub struct LoadReport {
-    pub responses: Vec<Response>,
-    pub errors: Vec<String>,
+    pub answers: Vec<Answer>,
+    pub failures: Vec<Failure>,
 }
 
 impl Load {
@@ -201,9 +228,12 @@ impl Load {
                     let client = client();
                     let mut report = LoadReport::default();
                     loop {
-                        match send(&client, reqwest::Method::GET, &url) {
-                            Ok(response) => report.responses.push(response),
-                            Err(err) => break report.errors.push(err),
+                        match send_or_fail(&client, reqwest::Method::GET, &url) {
+                            Ok(response) => report.answers.push(Answer {
+                                at: Instant::now(),
+                                response,
+                            }),
+                            Err(failure) => break report.failures.push(failure),
                         }
                         answered.fetch_add(1, Ordering::Relaxed);
                     }
@@ -234,8 +264,8 @@ impl Load {
         let mut all = LoadReport::default();
         for client in self.clients {
             let report = client.join().expect("a load client panicked");
-            all.responses.extend(report.responses);
-            all.errors.extend(report.errors);
+            all.answers.extend(report.answers);
+            all.failures.extend(report.failures);
         }
         all
     }

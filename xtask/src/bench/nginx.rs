@@ -1,0 +1,134 @@
+//! The reference: nginx with one worker answering the same bodies, from a generated
+//! configuration in a temporary directory.
+
+use std::{
+    fs,
+    net::TcpListener,
+    path::Path,
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+use tempfile::TempDir;
+use test_support::{
+    app::{App, EXIT_DEADLINE, START_DEADLINE},
+    http,
+};
+
+use super::process::{self, HEALTHY, HELLO};
+
+/// A master process and one worker, logging nothing but errors, on `port`; every temporary
+/// path under `dir` so that nothing outside it is touched.
+fn config(dir: &Path, port: u16) -> String {
+    let dir = dir.display();
+    // nginx reads \n in a quoted string as a newline; the bodies contain no other escapes.
+    let quoted = |body: &str| format!("\"{}\"", body.replace('\n', "\\n"));
+    let (hello, healthy) = (quoted(HELLO), quoted(HEALTHY));
+    format!(
+        "worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log stderr;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        default_type text/plain;
+        location = / {{ return 200 {hello}; }}
+        location = /health {{ return 200 {healthy}; }}
+    }}
+}}
+"
+    )
+}
+
+/// nginx running in the background, for as long as this lives.
+pub struct Nginx {
+    app: App,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl Nginx {
+    /// Starts `nginx` with a generated configuration and checks what it answers.
+    pub fn start(nginx: &Path) -> Result<Nginx, String> {
+        let dir = TempDir::new().map_err(|err| format!("temporary directory: {err}"))?;
+        let port = free_port()?;
+        let conf = dir.path().join("nginx.conf");
+        fs::write(&conf, config(dir.path(), port)).map_err(|err| format!("{conf:?}: {err}"))?;
+        let mut command = Command::new(nginx);
+        command.arg("-p").arg(dir.path()).arg("-c").arg(&conf);
+        command.args(["-e", "stderr"]);
+        let mut app = App::spawn(command, &[]);
+        let url = format!("http://127.0.0.1:{port}");
+        let ready = wait_until(START_DEADLINE, || {
+            http::accepts_connections(&url) || !app.is_running()
+        });
+        if !ready || !app.is_running() {
+            return Err(format!("nginx did not start:\n{}", app.stderr()));
+        }
+        process::expect_body(&format!("{url}/"), HELLO)?;
+        process::expect_body(&format!("{url}/health"), HEALTHY)?;
+        Ok(Nginx {
+            app,
+            url,
+            _dir: dir,
+        })
+    }
+
+    /// The worker process: the one that answers.
+    pub fn workers(&self) -> Vec<Pid> {
+        let master = self.app.pid();
+        let listed = fs::read_to_string(format!("/proc/{master}/task/{master}/children"));
+        let listed = listed.unwrap_or_default();
+        listed
+            .split_whitespace()
+            .filter_map(|child| child.parse().ok().map(Pid::from_raw))
+            .collect()
+    }
+
+    /// Peak resident memory of the master and its worker, added up.
+    pub fn peak_rss_kib(&self) -> Result<u64, String> {
+        [self.app.pid()]
+            .into_iter()
+            .chain(self.workers())
+            .map(|pid| process::status_kib(pid, "VmHWM"))
+            .sum()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGQUIT: nginx's graceful stop; the master waits for its worker.
+        self.app.signal(Signal::SIGQUIT);
+        self.app.wait(EXIT_DEADLINE);
+    }
+}
+
+/// A port that is free now (the operating system picks it).
+fn free_port() -> Result<u16, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|err| format!("no free port: {err}"))?;
+    let address = listener.local_addr().map_err(|err| err.to_string())?;
+    Ok(address.port())
+}
+
+/// Polls `done` until it is true or `within` has passed; says whether it became true.
+fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    while !done() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
