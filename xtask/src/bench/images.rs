@@ -2,7 +2,6 @@
 //! and a Docker engine answers.
 
 use std::{
-    fs,
     path::Path,
     process::{Command, Stdio},
 };
@@ -13,19 +12,13 @@ pub fn size(root: &Path, step: &str) -> String {
 }
 
 fn image_size(root: &Path, step: &str) -> Result<String, String> {
-    let dockerfile = fs::read_to_string(root.join("Dockerfile")).map_err(|_| "no Dockerfile")?;
-    // The Dockerfile serves every step: the build argument that names one has STEP in its name.
-    let argument = dockerfile
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("ARG "))
-        .map(|declared| declared.split('=').next().unwrap_or_default().trim())
-        .find(|name| name.to_uppercase().contains("STEP"))
-        .ok_or("the Dockerfile has no STEP build argument")?;
-    docker(&["info"]).map_err(|_| "no Docker engine")?;
+    if !root.join("Dockerfile").is_file() {
+        return Err("no Dockerfile".into());
+    }
+    docker(root, &["info"]).map_err(|_| "no Docker engine")?;
     let tag = format!("hello-mesos-bench/{step}");
-    eprintln!("{step}: docker build --build-arg {argument}={step}");
-    let build_arg = format!("{argument}={step}");
-    let context = root.to_str().ok_or("the workspace path is not UTF-8")?;
+    eprintln!("{step}: docker build --build-arg STEP={step}");
+    let build_arg = format!("STEP={step}");
     let args = [
         "build",
         "--quiet",
@@ -33,17 +26,22 @@ fn image_size(root: &Path, step: &str) -> Result<String, String> {
         &build_arg,
         "--tag",
         &tag,
-        context,
+        ".",
     ];
-    docker(&args).map_err(|err| format!("docker build failed: {err}"))?;
-    let size = docker(&["image", "ls", "--format", "{{.Size}}", &tag])?;
+    docker(root, &args).map_err(|err| format!("docker build failed: {err}"))?;
+    let size = docker(root, &["image", "ls", "--format", "{{.Size}}", &tag])?;
     Ok(size.trim().to_string())
 }
 
-/// Runs `docker args` and returns what it printed, or the first line of its error.
-fn docker(args: &[&str]) -> Result<String, String> {
-    let output = Command::new("docker")
+/// Runs `docker args` in `root` and returns what it printed, or the first line of its error.
+/// The client is the one `scripts/docker-engine.sh` picks: one that can build with BuildKit,
+/// which the Dockerfile's cache mounts need.
+fn docker(root: &Path, args: &[&str]) -> Result<String, String> {
+    let script = r#"source scripts/docker-engine.sh && pick_docker && exec "$DOCKER" "$@""#;
+    let output = Command::new("bash")
+        .args(["-c", script, "docker"])
         .args(args)
+        .current_dir(root)
         .stdin(Stdio::null())
         .output()
         .map_err(|err| format!("cannot run docker: {err}"))?;
