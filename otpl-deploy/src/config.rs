@@ -93,7 +93,13 @@ pub fn read(environment: &str, docker_repo: Option<&str>) -> Result<Config, Erro
 
 /// A JSON file holding an object; errors name the file (and serde_json gives line and column).
 fn read_object(file: &str) -> Result<Value, Error> {
-    let text = fs::read_to_string(file).map_err(|err| invalid(file, &err.to_string()))?;
+    let text = fs::read_to_string(file).map_err(|err| {
+        // The paths are relative: the usual cause is running from elsewhere.
+        invalid(
+            file,
+            &format!("{err} (run otpl-deploy from the repository root)"),
+        )
+    })?;
     match serde_json::from_str(&text) {
         Ok(value @ Value::Object(_)) => Ok(value),
         Ok(other) => Err(invalid(

@@ -34,6 +34,10 @@ fn a_missing_file_is_named() {
         tree.remove(file);
         let line = refused(&tree, &["pp-sf", "42"]);
         assert!(line.starts_with(&format!("{file}: No such file")), "{line}");
+        assert!(
+            line.ends_with("(run otpl-deploy from the repository root)"),
+            "{line}"
+        );
     }
 }
 
