@@ -3,8 +3,9 @@
 #   docker build --build-arg STEP=step-07-health -t hello-mesos .
 #   docker run --net=host -e TASK_HOST=localhost -e PORT0=3000 hello-mesos
 #
-# Without --build-arg it builds the last step. BuildKit is required (Docker 23 and later use it by
-# default; with Docker 18.09 to 22.x, set DOCKER_BUILDKIT=1).
+# Without --build-arg it builds the last step. BuildKit is required: Docker 23 and later use it
+# through the buildx plugin (install it if `docker buildx version` fails); with Docker 18.09 to
+# 22.x, set DOCKER_BUILDKIT=1.
 
 # The step to build: the name of one of the step-*/ directories.
 ARG STEP=step-09-discovery
@@ -16,7 +17,7 @@ FROM rust:1.95-slim-bookworm AS build
 ARG STEP
 WORKDIR /src
 # The whole workspace: cargo needs every member's Cargo.toml, even to build a single step.
-# .dockerignore keeps target/ and .git out, so the build context stays around 100 kB.
+# .dockerignore keeps target/ and .git out, so the build context stays a few hundred kB.
 COPY . .
 # Fail early, naming the valid steps, rather than with a cargo error about a missing package.
 RUN case "$STEP" in step-*) ;; *) false ;; esac && [ -f "$STEP/Cargo.toml" ] \
