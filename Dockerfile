@@ -23,11 +23,12 @@ COPY . .
 RUN case "$STEP" in step-*) ;; *) false ;; esac && [ -f "$STEP/Cargo.toml" ] \
     || { echo "Unknown STEP '$STEP'. Valid steps:" $(ls -d step-*/ | tr -d /) >&2; exit 1; }
 # A statically linked binary needs no shared libraries at run time, so it can run in an empty image.
-# Naming the target explicitly applies +crt-static to the binary only, not to build scripts and macros.
+# Naming the target explicitly (this machine's: x86_64 or aarch64) applies +crt-static to the binary
+# only, not to build scripts and macros.
 ENV RUSTFLAGS="-C target-feature=+crt-static"
 # The two cache mounts keep the downloaded crates and the compiled dependencies between builds:
-# every step uses the same dependencies with the same features, so after the first step is built,
-# building another one compiles only that step. --locked builds exactly the versions in Cargo.lock.
+# the steps share their dependencies, so after the first step is built, building another one
+# compiles little more than that step. --locked builds exactly the versions in Cargo.lock.
 # Cargo rebuilds a crate when its sources are newer than its last build, but COPY keeps the files'
 # dates, so a build from another copy of the repository, left in the cache, could look up to date:
 # `cargo clean --package` makes sure the step itself is always compiled from the sources above.
@@ -35,12 +36,13 @@ ENV RUSTFLAGS="-C target-feature=+crt-static"
 # command, to a fixed path that the ENTRYPOINT below can name whatever the step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo clean --release --target x86_64-unknown-linux-gnu --package "$STEP" \
-    && cargo build --release --locked --target x86_64-unknown-linux-gnu --package "$STEP" \
-    && cp "target/x86_64-unknown-linux-gnu/release/$STEP" /hello-mesos
+    target="$(uname -m)-unknown-linux-gnu" \
+    && cargo clean --release --target "$target" --package "$STEP" \
+    && cargo build --release --locked --target "$target" --package "$STEP" \
+    && cp "target/$target/release/$STEP" /hello-mesos
 
 # ---- Runtime stage: the binary and nothing else. ----
-# `scratch` is the empty image: no shell, no package manager, nothing to patch: about 2 MB in all.
+# `scratch` is the empty image: no shell, no package manager, nothing to patch: 2 to 4 MB in all.
 # Names still resolve (TASK_HOST=localhost, service names): Docker writes /etc/hosts and
 # /etc/resolv.conf into every container, even this one, and the static binary carries glibc's
 # resolver, which (since glibc 2.35) reads /etc/hosts, then DNS, when there is no /etc/nsswitch.conf.

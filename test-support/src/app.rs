@@ -217,7 +217,10 @@ impl App {
 
 impl Drop for App {
     fn drop(&mut self) {
-        let _ = kill(self.pid, Signal::SIGKILL);
+        // Only while the child runs: once reaped, its PID may already be another process's.
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = kill(self.pid, Signal::SIGKILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -97,8 +97,8 @@ fn with_causes(err: &dyn Error) -> String {
     message
 }
 
-/// A client that stops half-way through sending a `GET`'s head and then waits. (hyper counts
-/// such a connection idle: a stop signal closes it at once, it holds nothing up.)
+/// A client that stops half-way through sending a `GET`'s head and then waits: a stop signal
+/// must not wait for it until Mesos's SIGKILL.
 pub struct HalfRequest {
     _stream: TcpStream,
 }

@@ -177,7 +177,10 @@ mod tests {
     fn records_what_it_answers() {
         let stand_in =
             StandIn::start(Router::new().route("/x", post(|| async { StatusCode::CREATED })));
-        let response = reqwest::blocking::Client::new()
+        let response = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("a client")
             .post(format!("{}/x?y=1", stand_in.url()))
             .body(r#"{"a":1}"#)
             .send()

@@ -5,9 +5,11 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    process::{Command, ExitCode},
+    process::ExitCode,
     time::Duration,
 };
+
+use crate::workspace_root;
 
 mod builds;
 mod images;
@@ -114,19 +116,6 @@ fn measure_step(
         binary_bytes,
         image: images::size(root, &step.name),
     })
-}
-
-/// The workspace's root directory: xtask is one of its members.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask sits in the workspace root")
-        .to_path_buf()
-}
-
-/// Cargo itself: the one that runs this task, when it does.
-fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
 /// The median of `values` (the lower middle one for an even count); `None` when empty.

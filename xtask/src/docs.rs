@@ -16,13 +16,19 @@ use std::{
     fs,
     path::{Path, PathBuf},
     process::{Command, ExitCode, Stdio},
+    thread,
+    time::{Duration, Instant},
 };
 
 use similar::TextDiff;
 
+use crate::{cargo, workspace_root};
+
 /// Where regenerating is explained to whoever finds the docs stale.
 const REGENERATE: &str = "cargo xtask docs";
 const END: &str = "<!-- end -->";
+/// How long a command shown by a `run` region may take to exit.
+const RUN_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,8 +41,7 @@ pub fn run(args: Args) -> ExitCode {
     let root = workspace_root();
     if !args.check {
         // The `run` regions need every step's binary, built from the current sources.
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
+        let built = cargo()
             .args(["build", "--quiet", "--workspace", "--bins"])
             .current_dir(&root)
             .status();
@@ -84,14 +89,6 @@ pub fn run(args: Args) -> ExitCode {
         println!("updated {}", path.display());
     }
     ExitCode::SUCCESS
-}
-
-/// The repository's root: the parent of this crate.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ has a parent")
-        .to_path_buf()
 }
 
 /// Where cargo put the step binaries: next to this program (or its test binary, in `deps/`).
@@ -295,17 +292,33 @@ fn run_step(bins: &Path, step: &str, env: &[&str]) -> Result<String, String> {
         })
         .collect::<Result<_, _>>()?;
     let bin = bins.join(step);
-    let output = Command::new(&bin)
+    let cannot_run = |err| {
+        let bin = bin.display();
+        format!("cannot run {bin}: {err} (build it: cargo build -p {step})")
+    };
+    let mut child = Command::new(&bin)
         .env_clear()
         .envs(vars.iter().copied())
         .stdin(Stdio::null())
-        .output()
-        .map_err(|err| {
-            format!(
-                "cannot run {}: {err} (build it: cargo build -p {step})",
-                bin.display()
-            )
-        })?;
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(cannot_run)?;
+    // A `run` region shows a command that exits on its own (a refusal to start): one that
+    // serves instead must fail the docs, not hang them.
+    let deadline = Instant::now() + RUN_DEADLINE;
+    while child.try_wait().map_err(cannot_run)?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let command = env.join(" ");
+            return Err(format!(
+                "{command} {step} still runs after {RUN_DEADLINE:?}"
+            ));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().map_err(cannot_run)?;
     let code = output
         .status
         .code()

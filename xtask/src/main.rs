@@ -1,6 +1,9 @@
 //! Maintainer tasks, run with `cargo xtask <task>` (an alias in `.cargo/config.toml`).
 
-use std::process::ExitCode;
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, ExitCode},
+};
 
 use clap::{Parser, Subcommand};
 
@@ -27,4 +30,17 @@ fn main() -> ExitCode {
         Task::Docs(args) => docs::run(args),
         Task::Bench(args) => bench::run(args),
     }
+}
+
+/// The repository's root: the parent of this crate.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask sits in the workspace root")
+        .to_path_buf()
+}
+
+/// The cargo that runs this program (`cargo xtask` sets `CARGO`), or the one on PATH.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }

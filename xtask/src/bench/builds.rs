@@ -9,7 +9,8 @@ use std::{
 
 use tempfile::TempDir;
 
-use super::{cargo, process::Step};
+use super::process::Step;
+use crate::cargo;
 
 pub struct Builds {
     /// `cargo build --workspace` into an empty target directory.

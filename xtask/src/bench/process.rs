@@ -17,11 +17,11 @@ use test_support::{
     http,
 };
 
-use super::{cargo, median, nginx::Nginx, wrk};
+use super::{median, nginx::Nginx, wrk};
+use crate::cargo;
 
 /// What `GET /` answers in every step, and `GET /health` where there is one.
-pub const HELLO: &str = "Hello, Axum.\n";
-pub const HEALTHY: &str = "I've started up successfully!\n";
+pub use test_support::contracts::{HEALTHY, HELLO};
 
 /// How long to wait for a port that another program holds (step 02 always takes 3000).
 const BUSY_PORT_WAIT: Duration = Duration::from_secs(30);
