@@ -35,9 +35,9 @@ engine_answers() {
 }
 
 install_engine() {
-    echo "Installing docker.io and debootstrap with apt-get"
+    echo "Installing docker.io, debootstrap and curl with apt-get"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap curl >/dev/null
 }
 
 start_engine() {
@@ -56,7 +56,8 @@ start_engine() {
 
 main() {
     set -euo pipefail
-    if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null || ! pick_docker; then
+    if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null \
+        || ! command -v curl >/dev/null || ! pick_docker; then
         install_engine
     fi
     pick_docker || { echo "No Docker client that can build with BuildKit" >&2; exit 1; }

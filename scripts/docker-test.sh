@@ -251,6 +251,29 @@ for step in "${steps[@]}"; do
             "$DOCKER" rm -f "$id" >/dev/null
         done
     fi
+
+    # Announcing from the image: the discovery host's name resolves (here through /etc/hosts)
+    # and the HTTP client runs, so the seed host's closed port is what fails, and the app
+    # keeps serving and still stops cleanly.
+    if ((n >= 9)); then
+        port=$(free_port)
+        start --net=host --add-host discovery-test.invalid:127.0.0.1 -e OT_ENV=pp-sf \
+            -e DISCOVERY_HOST=discovery-test.invalid:9 -e DISCOVERY_HEARTBEAT_MS=200 \
+            -e TASK_HOST=127.0.0.1 -e PORT0="$port" "$image"
+        refused='Discovery error: error sending request for url (http://discovery-test.invalid:9/watch)'
+        if wait_for_output "$id" "$refused" && "$DOCKER" logs "$id" 2>&1 | grep -qF 'Connection refused'; then
+            pass "$step: OT_ENV=pp-sf: the discovery host resolves, its closed port is reported"
+            expect_get "$step: while discovery is down" "http://127.0.0.1:$port/health" "started"
+            timeout 30 "$DOCKER" stop -t 10 "$id" >/dev/null || true
+            code=$(exit_code "$id")
+            [[ $code == 0 ]] && pass "$step: OT_ENV=pp-sf: docker stop -> exit 0" \
+                || fail "$step: OT_ENV=pp-sf: docker stop -> exit $code, expected 0"
+        else
+            fail "$step: OT_ENV=pp-sf: no \"$refused…Connection refused\" within ${START_SECONDS}s:"
+            output_of "$id"
+        fi
+        "$DOCKER" rm -f "$id" >/dev/null
+    fi
 done
 
 # ---- Build arguments ----

@@ -95,7 +95,16 @@ struct Listed {
 }
 
 /// The heartbeat running in the background, if we announce. [`Announcer::leave`] stops it.
-pub struct Announcer(Option<(oneshot::Sender<()>, JoinHandle<()>)>);
+pub struct Announcer {
+    /// `None` in development mode: there is nothing to stop.
+    heartbeat: Option<Running>,
+}
+
+struct Running {
+    /// Sending on it tells the heartbeat task to unannounce and end.
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
 
 /// Starts announcing `service_uri` in the background, unless in development mode.
 /// Discovery failing never stops the service: each failure is one line on stderr, and
@@ -103,7 +112,7 @@ pub struct Announcer(Option<(oneshot::Sender<()>, JoinHandle<()>)>);
 pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
     let Some(settings) = settings else {
         println!("Not announcing, as running in development mode.");
-        return Announcer(None);
+        return Announcer { heartbeat: None };
     };
     // Every request has a deadline, and goes straight to discovery: a proxy set in the
     // environment for the machine's other traffic must not stand in the way.
@@ -116,7 +125,7 @@ pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
         Ok(http) => http,
         Err(err) => {
             eprintln!("Discovery error: {}", explain(err));
-            return Announcer(None);
+            return Announcer { heartbeat: None };
         }
     };
     let announcement = Announcement {
@@ -130,19 +139,21 @@ pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
         host: settings.host,
         announcement,
         servers: Vec::new(),
-        announced: false,
+        announced_to: None,
     };
     let (stop, stopped) = oneshot::channel();
-    let running = tokio::spawn(heartbeat.run(settings.heartbeat, stopped));
-    Announcer(Some((stop, running)))
+    let task = tokio::spawn(heartbeat.run(settings.heartbeat, stopped));
+    Announcer {
+        heartbeat: Some(Running { stop, task }),
+    }
 }
 
 impl Announcer {
     /// Stops the heartbeat, then unannounces: once this returns, nothing more is sent.
     pub async fn leave(self) {
-        if let Some((stop, heartbeat)) = self.0 {
+        if let Some(Running { stop, task }) = self.heartbeat {
             let _ = stop.send(());
-            let _ = heartbeat.await;
+            let _ = task.await;
         }
     }
 }
@@ -156,15 +167,16 @@ struct Heartbeat {
     /// The discovery servers the seed host listed; we announce to the first. A server
     /// that fails is dropped, and once none is left the seed host is asked again.
     servers: Vec<String>,
-    /// Whether a server has accepted the announcement yet.
-    announced: bool,
+    /// The server that last accepted the announcement: the one to take it back from.
+    announced_to: Option<String>,
 }
 
 impl Heartbeat {
     /// Announces at once and then every `period`, until `stop`; then unannounces.
     async fn run(mut self, period: Duration, mut stop: oneshot::Receiver<()>) {
         let mut beat = time::interval(period);
-        // After a slow beat (a server that hangs), wait a whole period before the next.
+        // If a beat ever takes longer than the period (a server that hangs until the request
+        // times out, with a short period), start the next one a whole period later.
         beat.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             // The stop interrupts a beat wherever it is, even half-way through a request:
@@ -187,14 +199,14 @@ impl Heartbeat {
         if self.servers.is_empty() {
             self.servers = self.find_servers().await?;
         }
-        let url = format!("{}/announcement", self.servers[0]);
+        let server = self.servers[0].clone();
+        let url = format!("{server}/announcement");
         let sent = self.http.post(url).json(&self.announcement).send().await;
         if let Err(err) = answered(sent, &[StatusCode::CREATED]) {
             self.servers.remove(0);
             return Err(err);
         }
-        if !self.announced {
-            self.announced = true;
+        if self.announced_to.replace(server).is_none() {
             let Announcement {
                 service_type,
                 service_uri,
@@ -225,9 +237,9 @@ impl Heartbeat {
         Ok(servers)
     }
 
-    /// Takes the announcement off the server we announce to, if we know one.
+    /// Takes the announcement off the server that last accepted it, if one did.
     async fn unannounce(&self) {
-        let Some(server) = self.servers.first() else {
+        let Some(server) = &self.announced_to else {
             return;
         };
         let id = self.announcement.announcement_id;
