@@ -161,3 +161,33 @@ fn the_committed_config_is_not_deployed_with_placeholders() {
         singularity.requests()
     );
 }
+
+#[test]
+fn the_dry_run_shown_in_the_docs_is_what_it_prints() {
+    let page = "docs/08-deploy-config.md";
+    let command_line = "$ cargo run -q -p otpl-deploy -- --dry-run pp-sf 7\n";
+    let text = fs::read_to_string(repository().join(page)).unwrap();
+    let shown = text
+        .split_once(command_line)
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(output, _)| output)
+        .unwrap_or_else(|| panic!("{page} shows no `{}`", command_line.trim()));
+    let assert = command(step_bin!(), repository(), &[], &["--dry-run", "pp-sf", "7"])
+        .assert()
+        .code(0);
+    let output = assert.get_output();
+    let printed = String::from_utf8_lossy(&output.stderr) + String::from_utf8_lossy(&output.stdout);
+    // The deploy id ends in a random suffix: compare everything but that.
+    let id = |text: &str| -> String {
+        let start = text.find("\"7_").map_or(text.len(), |at| at + 3);
+        let end = text[start..]
+            .find('"')
+            .map_or(text.len(), |len| start + len);
+        format!("{}{}", &text[..start], &text[end..])
+    };
+    assert_eq!(
+        id(shown),
+        id(&printed),
+        "{page} no longer shows what `otpl-deploy --dry-run pp-sf 7` prints: paste its output there"
+    );
+}
