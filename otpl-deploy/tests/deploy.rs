@@ -5,8 +5,8 @@ use assert_cmd::Command;
 use serde_json::{Value, json};
 use test_support::{
     singularity::{
-        CONFLICT_MESSAGE, ConfigTree, DEPLOY, Poll, REQUEST, Script, Singularity, command, fails,
-        mentions, unreachable_url,
+        self, CONFLICT_MESSAGE, ConfigTree, Poll, Script, Singularity, command, fails, mentions,
+        unreachable_url,
     },
     step_bin,
 };
@@ -42,7 +42,7 @@ fn posts_the_request_then_the_deploy_and_follows_it_to_success() {
     let out = stdout(assert.get_output());
 
     // The request goes as it is in the file.
-    let request: Value = serde_json::from_str(REQUEST).unwrap();
+    let request: Value = serde_json::from_str(&singularity::request()).unwrap();
     assert_eq!(singularity.posted("/api/requests"), vec![request]);
 
     // The deploy: the user's fields, plus what Singularity needs.
@@ -52,7 +52,7 @@ fn posts_the_request_then_the_deploy_and_follows_it_to_success() {
         .as_str()
         .expect("a deploy id")
         .to_string();
-    let mut expected: Value = serde_json::from_str(DEPLOY).unwrap();
+    let mut expected: Value = serde_json::from_str(&singularity::deploy()).unwrap();
     expected["id"] = json!(id);
     expected["containerInfo"] = json!({
         "type": "DOCKER",

@@ -5,9 +5,7 @@ use std::{fs, path::Path};
 
 use serde_json::{Value, json};
 use test_support::{
-    singularity::{
-        ConfigTree, REQUEST, Script, Singularity, command, dry_run_calls, fails, mentions,
-    },
+    singularity::{self, ConfigTree, Script, Singularity, command, dry_run_calls, fails, mentions},
     step_bin,
 };
 
@@ -43,7 +41,10 @@ fn prints_both_bodies_and_sends_nothing() {
         &["pp-sf", "42"],
     );
 
-    assert_eq!(request, serde_json::from_str::<Value>(REQUEST).unwrap());
+    assert_eq!(
+        request,
+        serde_json::from_str::<Value>(&singularity::request()).unwrap()
+    );
     assert_eq!(deploy_request["unpauseOnSuccessfulDeploy"], false);
     assert_eq!(deploy_request["user"], "alice");
     let deploy = &deploy_request["deploy"];

@@ -237,24 +237,23 @@ fn server_error() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "Server Error: boom").into_response()
 }
 
-/// The workshop's request, filled in for the user `alice`.
-pub const REQUEST: &str = r#"{
-  "id": "hello-mesos-alice",
-  "owners": ["alice@opentable.com"],
-  "daemon": true,
-  "rackSensitive": false,
-  "loadBalanced": false,
-  "instances": 2
+/// The repository's own `config/pp-sf/singularity-request.json`, filled in for the user `alice`.
+pub fn request() -> String {
+    committed("config/pp-sf/singularity-request.json")
 }
-"#;
 
-/// The workshop's deploy, filled in for `alice`, with the environment step 09 reads.
-pub const DEPLOY: &str = r#"{
-  "requestId": "hello-mesos-alice",
-  "resources": { "cpus": 0.1, "memoryMb": 64, "numPorts": 1 },
-  "env": { "DISCOVERY_HOST": "discovery-pp-sf.example.com", "SERVICE_TYPE": "hello-mesos-alice" }
+/// The repository's own `config/pp-sf/singularity.json`, filled in for `alice`.
+pub fn deploy() -> String {
+    committed("config/pp-sf/singularity.json")
 }
-"#;
+
+/// A committed settings file with every `<username>` replaced by `alice`, so that the tests
+/// run on the settings a learner starts from, not on a copy that could drift from them.
+fn committed(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+    let text = fs::read_to_string(&path).unwrap_or_else(|err| panic!("{file}: {err}"));
+    text.replace("<username>", "alice")
+}
 
 /// A temporary repository root holding deploy settings: `config/pp-sf/…` and `docker-repo`.
 /// Removed when dropped.
@@ -268,8 +267,8 @@ impl ConfigTree {
         let tree = ConfigTree {
             dir: TempDir::new().expect("a temporary directory"),
         };
-        tree.write("config/pp-sf/singularity-request.json", REQUEST);
-        tree.write("config/pp-sf/singularity.json", DEPLOY);
+        tree.write("config/pp-sf/singularity-request.json", &request());
+        tree.write("config/pp-sf/singularity.json", &deploy());
         tree.write("docker-repo", "alice/hello-mesos\n");
         tree
     }
