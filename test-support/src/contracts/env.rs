@@ -1,0 +1,66 @@
+//! Step 03: host and port come from `TASK_HOST` and `PORT0`; bad input exits with a
+//! one-line message (3: configuration, 4: cannot listen).
+
+use super::*;
+
+pub fn task_host_is_required(bin: &str) {
+    refuses_to_start(
+        bin,
+        &[("PORT0", "0")],
+        3,
+        predicate::eq("TASK_HOST not set\n"),
+    );
+    refuses_to_start(bin, &[], 3, predicate::eq("TASK_HOST not set\n"));
+}
+
+pub fn empty_task_host_counts_as_missing(bin: &str) {
+    let env = [("TASK_HOST", ""), ("PORT0", "0")];
+    refuses_to_start(bin, &env, 3, predicate::eq("TASK_HOST not set\n"));
+}
+
+pub fn port0_is_required(bin: &str) {
+    let message = predicate::eq("PORT0 not set\n");
+    refuses_to_start(bin, &[("TASK_HOST", "127.0.0.1")], 3, message);
+    let empty = [("TASK_HOST", "127.0.0.1"), ("PORT0", "")];
+    refuses_to_start(bin, &empty, 3, predicate::eq("PORT0 not set\n"));
+}
+
+pub fn port0_must_be_a_tcp_port(bin: &str) {
+    for value in ["abc", "70000", "65536", "-1", "3000x", " 3000"] {
+        let message = format!("PORT0 is not a valid port: {value:?}\n");
+        let env = [("TASK_HOST", "127.0.0.1"), ("PORT0", value)];
+        refuses_to_start(bin, &env, 3, predicate::eq(message));
+    }
+}
+
+pub fn port0_zero_takes_a_free_port(bin: &str) {
+    let (app, url) = serving(bin);
+    let port = url
+        .strip_prefix("http://127.0.0.1:")
+        .and_then(|p| p.parse::<u16>().ok());
+    app.check(port.is_some_and(|p| p != 0), &format!("announced {url}"));
+    app.check(
+        http::accepts_connections(&url),
+        &format!("nothing listens on {url}"),
+    );
+}
+
+pub fn root_says_hello(bin: &str) {
+    let (app, url) = serving(bin);
+    expect_response(&app, http::get(&format!("{url}/")), 200, HELLO);
+}
+
+pub fn busy_port_exits_4(bin: &str) {
+    let taken = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = taken.local_addr().expect("its address").port().to_string();
+    let address = format!("Cannot listen on 127.0.0.1:{port}: ");
+    let env = [("TASK_HOST", "127.0.0.1"), ("PORT0", port.as_str())];
+    let message = predicate::str::starts_with(address).and(predicate::str::contains("in use"));
+    refuses_to_start(bin, &env, 4, message);
+}
+
+pub fn unknown_host_exits_4(bin: &str) {
+    let env = [("TASK_HOST", "no-such-host.invalid"), ("PORT0", "0")];
+    let message = predicate::str::starts_with("Cannot listen on no-such-host.invalid:0: ");
+    refuses_to_start(bin, &env, 4, message);
+}

@@ -1,0 +1,120 @@
+//! Step 04: SIGINT and SIGTERM stop the app cleanly: it stops accepting connections,
+//! finishes the requests it is handling, and exits 0, promptly whatever its clients do.
+
+use super::*;
+
+/// Sends `signal` as soon as the app is ready, and expects a clean stop. A handler
+/// installed too late loses that race only now and then, hence a few rounds.
+fn stops_cleanly_on(bin: &str, signal: Signal) {
+    for _ in 0..10 {
+        let (mut app, _) = serving(bin);
+        app.signal(signal);
+        expect_clean_stop(&mut app, signal);
+    }
+}
+
+pub fn sigterm_stops_cleanly(bin: &str) {
+    stops_cleanly_on(bin, Signal::SIGTERM);
+}
+
+pub fn sigint_stops_cleanly(bin: &str) {
+    stops_cleanly_on(bin, Signal::SIGINT);
+}
+
+pub fn stops_accepting_once_caught(bin: &str) {
+    let (mut app, url) = serving(bin);
+    // A client that does not read keeps the app draining, so that a refused connection
+    // below shows a closed listener, not a process that has already gone.
+    let _deaf = StalledReader::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
+    app.signal(Signal::SIGTERM);
+    app.wait_for_line("Caught SIGTERM", EXIT_DEADLINE);
+    let refused = http::refuses_connections_within(&url, Duration::from_secs(1));
+    app.check(
+        refused,
+        "still accepting connections 1 s after the stop signal",
+    );
+    expect_draining(&mut app);
+    expect_stop_in_time(&mut app);
+}
+
+pub fn requests_across_sigterm_all_complete(bin: &str) {
+    let (mut app, url) = serving(bin);
+    let load = http::Load::start(&format!("{url}/"), 8);
+    load.wait_for_responses(100)
+        .unwrap_or_else(|err| app.fail(&err));
+    let signalled = Instant::now();
+    app.signal(Signal::SIGTERM);
+    expect_stop_in_time(&mut app);
+    let report = load.finish();
+    // The load really went on across the signal: some answers came after it was sent.
+    let late = report.answers.iter().filter(|a| a.at > signalled).count();
+    app.check(late > 0, "no response came after SIGTERM was sent");
+    let hello = Response {
+        status: 200,
+        body: HELLO.to_string(),
+    };
+    let mut wrong = report.answers.iter().filter(|a| a.response != hello);
+    if let Some(first) = wrong.next() {
+        app.fail(&format!(
+            "{} of {} responses not a whole 200, the first: {first:?}",
+            1 + wrong.count(),
+            report.answers.len()
+        ));
+    }
+    // A client may find the door closed, never a response cut short or never finished.
+    let mut other = report
+        .failures
+        .iter()
+        .filter(|f| !matches!(f, Failure::Connection(_)));
+    if let Some(first) = other.next() {
+        app.fail(&format!(
+            "a client failed other than by a closed connection: {first:?}"
+        ));
+    }
+}
+
+pub fn stalled_clients_do_not_delay_the_stop(bin: &str) {
+    let (mut app, url) = serving(bin);
+    // One client sent half a request; another sends requests and never reads the answers,
+    // so a response stays in progress. Neither may keep the app alive until Mesos's
+    // SIGKILL, 5 s after SIGTERM.
+    let _half = HalfRequest::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
+    let _deaf = StalledReader::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
+    app.signal(Signal::SIGTERM);
+    app.wait_for_line("Caught SIGTERM", EXIT_DEADLINE);
+    // The response in progress holds the drain (else this test would show nothing).
+    expect_draining(&mut app);
+    expect_stop_in_time(&mut app);
+}
+
+/// Expects the app to be still running a moment from now: a client holds a response in
+/// progress, which the drain waits for (up to the step's limit). The moment matters: a
+/// process that is exiting has closed its sockets before it can be seen to have exited.
+fn expect_draining(app: &mut App) {
+    thread::sleep(Duration::from_millis(200));
+    let running = app.is_running();
+    app.check(
+        running,
+        "exited at once, leaving a response in progress unfinished",
+    );
+}
+
+/// Expects exit code 0 within [`STOP_DEADLINE`] of the signal.
+fn expect_stop_in_time(app: &mut App) {
+    let status = app.wait(STOP_DEADLINE);
+    app.check(status.code() == Some(0), &format!("exited with {status}"));
+}
+
+pub fn stops_cleanly_as_pid_1(bin: &str) {
+    let mut app = match App::start_as_pid_1(bin, &MESOS_ENV) {
+        Ok(app) => app,
+        Err(reason) => return skip(&reason),
+    };
+    app.ready();
+    app.signal(Signal::SIGTERM);
+    app.expect_exit_code(0);
+    app.check(
+        app.stdout().contains("Caught SIGTERM\n"),
+        "no line \"Caught SIGTERM\"",
+    );
+}
