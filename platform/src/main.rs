@@ -1,0 +1,3 @@
+//! The practice platform: `cargo run -p platform`.
+
+fn main() {}

@@ -1,0 +1,46 @@
+//! What runs a task. The deploy model in [`crate::singularity`] decides *what* runs and when;
+//! a [`Runtime`] only starts, watches and stops tasks, as a Mesos agent does.
+
+use std::{future::Future, time::Duration};
+
+/// One task to start: an instance of a deploy.
+#[derive(Clone, Debug)]
+pub struct TaskSpec {
+    /// Unique, Singularity-style (`{requestId}-{deployId}-{millis}-{instanceNo}-…`).
+    pub task_id: String,
+    pub request_id: String,
+    pub deploy_id: String,
+    /// The deploy's `containerInfo.docker.image`.
+    pub image: String,
+    /// The whole environment, as Mesos's Docker containerizer passes it: `TASK_HOST`,
+    /// `PORT0`…, `PORT`, `INSTANCE_NO`, `TASK_REQUEST_ID`, `TASK_DEPLOY_ID`,
+    /// `ESTIMATED_INSTANCE_COUNT`, then the deploy's `env`.
+    pub env: Vec<(String, String)>,
+    /// `resources.memoryMb` and `resources.cpus`, applied as limits.
+    pub memory_mb: f64,
+    pub cpus: f64,
+}
+
+/// What a task is doing now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    Running,
+    /// It ended by itself or was stopped: its exit code (`None` when killed by a signal or
+    /// unknown).
+    Exited {
+        code: Option<i32>,
+    },
+}
+
+/// What runs tasks: Docker for the platform, simulated tasks in tests.
+pub trait Runtime: Send + Sync + 'static {
+    /// Starts the task. `Err` carries the runtime's own message, e.g. Docker's for an image
+    /// that does not exist.
+    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), String>> + Send;
+    /// Whether the task still runs.
+    fn status(&self, task_id: &str) -> impl Future<Output = TaskStatus> + Send;
+    /// SIGTERM, then SIGKILL after `grace`; returns once the task is gone.
+    fn stop(&self, task_id: &str, grace: Duration) -> impl Future<Output = ()> + Send;
+    /// The last `lines` lines the task printed (stdout and stderr, in order).
+    fn logs(&self, task_id: &str, lines: usize) -> impl Future<Output = Vec<String>> + Send;
+}
