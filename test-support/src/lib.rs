@@ -36,72 +36,8 @@ macro_rules! contracts {
     };
 }
 
-/// The contracts of each lesson, by name (an implementation detail of [`contracts!`]).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! contracts_of {
-    (hello) => {
-        $crate::tests_for!(hello: answers_on_localhost_3000);
-    };
-    (env) => {
-        $crate::tests_for!(env:
-            task_host_is_required,
-            empty_task_host_counts_as_missing,
-            port0_is_required,
-            port0_must_be_a_tcp_port,
-            port0_zero_takes_a_free_port,
-            root_says_hello,
-            busy_port_exits_4,
-            unknown_host_exits_4,
-        );
-    };
-    (no_signal_handlers) => {
-        $crate::tests_for!(no_signal_handlers:
-            sigterm_kills_it,
-            ignores_sigterm_as_pid_1,
-        );
-    };
-    (signals) => {
-        $crate::tests_for!(signals:
-            sigterm_stops_cleanly,
-            sigint_stops_cleanly,
-            stops_accepting_once_caught,
-            requests_across_sigterm_all_complete,
-            stalled_clients_do_not_delay_the_stop,
-            stops_cleanly_as_pid_1,
-        );
-    };
-    (no_health) => {
-        $crate::tests_for!(no_health: health_is_not_found);
-    };
-    (health) => {
-        $crate::tests_for!(health:
-            health_answers,
-            health_answers_head,
-            unknown_path_is_not_found,
-        );
-    };
-    (discovery) => {
-        $crate::tests_for!(discovery:
-            development_mode_announces_nothing,
-            development_mode_ignores_discovery_settings,
-            announces_to_the_listed_server,
-            ignores_proxy_settings,
-            service_type_defaults_to_hello_mesos,
-            heartbeats_repeat_the_announcement,
-            sigterm_unannounces_before_exiting,
-            sigint_unannounces_before_exiting,
-            announces_once_discovery_comes_up,
-            failing_server_is_retried,
-            hanging_server_is_given_up_and_retried,
-            stops_promptly_when_discovery_is_gone,
-            stops_promptly_when_discovery_hangs,
-            discovery_host_is_required,
-            discovery_host_must_be_a_bare_host,
-            heartbeat_must_be_positive_milliseconds,
-        );
-    };
-}
+// `contracts_of!`: the contracts of each lesson, by name, listed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/contracts_of.rs"));
 
 /// One `#[test]` per named contract (an implementation detail of [`contracts!`]).
 #[doc(hidden)]
