@@ -119,7 +119,59 @@ impl HalfRequest {
             .map_err(|err| err.to_string())?;
         write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\n")
             .map_err(|err| format!("send: {err}"))?;
+        // Until the server has read those bytes, its side of the connection may still wait in
+        // the listener's queue, and a stop then simply drops it: wait until they are read.
+        wait_until_read(&stream)?;
         Ok(HalfRequest { _stream: stream })
+    }
+}
+
+/// Waits until the server has read everything sent on `stream`: until the kernel's table of
+/// TCP sockets shows nothing left to read on the server's side of the connection.
+fn wait_until_read(stream: &TcpStream) -> Result<(), String> {
+    let (ours, theirs) = (
+        stream.local_addr().map_err(|err| err.to_string())?,
+        stream.peer_addr().map_err(|err| err.to_string())?,
+    );
+    let table = if ours.is_ipv4() {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/tcp6"
+    };
+    // A line of the table: `sl local_address rem_address st tx_queue:rx_queue …`, with the
+    // addresses as HEX_IP:HEX_PORT; the server's side is local to their port, remote to ours.
+    let server_side = |line: &str| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let port = |field: &str| {
+            let hex = field.rsplit(':').next()?;
+            u16::from_str_radix(hex, 16).ok()
+        };
+        let unread = |queues: &str| u32::from_str_radix(queues.split(':').nth(1)?, 16).ok();
+        match fields.as_slice() {
+            [_, local, remote, _, queues, ..]
+                if port(local) == Some(theirs.port()) && port(remote) == Some(ours.port()) =>
+            {
+                unread(queues)
+            }
+            _ => None,
+        }
+    };
+    let deadline = Instant::now() + REQUEST_DEADLINE;
+    loop {
+        let sockets = std::fs::read_to_string(table).map_err(|err| format!("{table}: {err}"))?;
+        if sockets
+            .lines()
+            .filter_map(server_side)
+            .any(|unread| unread == 0)
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "{theirs} has not read our request within {REQUEST_DEADLINE:?}"
+            ));
+        }
+        thread::sleep(Duration::from_millis(5));
     }
 }
 

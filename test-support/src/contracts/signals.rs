@@ -23,9 +23,9 @@ pub fn sigint_stops_cleanly(bin: &str) {
 
 pub fn stops_accepting_once_caught(bin: &str) {
     let (mut app, url) = serving(bin);
-    // A client that does not read keeps the app draining, so that a refused connection
-    // below shows a closed listener, not a process that has already gone.
-    let _deaf = StalledReader::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
+    // A request still arriving keeps the app draining (until its drain limit), so that a
+    // refused connection below shows a closed listener, not a process that has gone.
+    let _slow = HalfRequest::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
     app.signal(Signal::SIGTERM);
     app.wait_for_line("Caught SIGTERM", EXIT_DEADLINE);
     let refused = http::refuses_connections_within(&url, Duration::from_secs(1));
@@ -75,19 +75,19 @@ pub fn requests_across_sigterm_all_complete(bin: &str) {
 
 pub fn stalled_clients_do_not_delay_the_stop(bin: &str) {
     let (mut app, url) = serving(bin);
-    // One client sent half a request; another sends requests and never reads the answers,
-    // so a response stays in progress. Neither may keep the app alive until Mesos's
-    // SIGKILL, 5 s after SIGTERM.
+    // One client sent half a request; another sends requests and never reads the answers.
+    // Neither may keep the app alive until Mesos's SIGKILL, 5 s after SIGTERM.
     let _half = HalfRequest::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
     let _deaf = StalledReader::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
     app.signal(Signal::SIGTERM);
     app.wait_for_line("Caught SIGTERM", EXIT_DEADLINE);
-    // The response in progress holds the drain (else this test would show nothing).
+    // The half request holds the drain (else this test would show nothing). The deaf client
+    // may not: between two of its requests its connection counts as idle, and is closed.
     expect_draining(&mut app);
     expect_stop_in_time(&mut app);
 }
 
-/// Expects the app to be still running a moment from now: a client holds a response in
+/// Expects the app to be still running a moment from now: a client holds a request in
 /// progress, which the drain waits for (up to the step's limit). The moment matters: a
 /// process that is exiting has closed its sockets before it can be seen to have exited.
 fn expect_draining(app: &mut App) {
@@ -95,7 +95,7 @@ fn expect_draining(app: &mut App) {
     let running = app.is_running();
     app.check(
         running,
-        "exited at once, leaving a response in progress unfinished",
+        "exited at once, leaving a request in progress unfinished",
     );
 }
 
