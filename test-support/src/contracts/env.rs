@@ -64,3 +64,12 @@ pub fn unknown_host_exits_4(bin: &str) {
     let message = predicate::str::starts_with("Cannot listen on no-such-host.invalid:0: ");
     refuses_to_start(bin, &env, 4, message);
 }
+
+pub fn address_of_another_machine_exits_4(bin: &str) {
+    // 192.0.2.1 is reserved for examples: no interface here has it, and finding that out
+    // needs no network (unlike an unknown host name, whose error differs offline).
+    let env = [("TASK_HOST", "192.0.2.1"), ("PORT0", "0")];
+    let message = predicate::str::starts_with("Cannot listen on 192.0.2.1:0: ")
+        .and(predicate::str::contains("Cannot assign requested address"));
+    refuses_to_start(bin, &env, 4, message);
+}
