@@ -109,7 +109,7 @@ struct Running {
 /// Starts announcing `service_uri` in the background, unless in development mode.
 /// Discovery failing never stops the service: each failure is one line on stderr, and
 /// the next heartbeat tries again.
-pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
+pub fn start_announcing(settings: Option<Settings>, service_uri: String) -> Announcer {
     let Some(settings) = settings else {
         println!("Not announcing, as running in development mode.");
         return Announcer { heartbeat: None };
