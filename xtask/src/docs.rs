@@ -4,8 +4,11 @@
 //! ends it with `<!-- end -->`; everything in between is rewritten from the sources:
 //!
 //! - `<!-- include PATH -->` the whole file; `<!-- include PATH NAME -->` one top-level item
-//!   of a Rust file (a `fn`, `const`, … with its doc comment and attributes);
-//! - `<!-- diff STEP STEP -->` the unified diff between two step crates' `src/`;
+//!   of a Rust file (a `fn`, `const`, … with its doc comment and attributes), or in any other
+//!   file the lines between `ANCHOR: NAME` and `ANCHOR_END: NAME` comments (as in the Rust
+//!   Book's listings; a name may mark several ranges, shown one after the other);
+//! - `<!-- diff STEP STEP -->` the unified diff between two step crates' `src/`, or with
+//!   `<!-- diff STEP STEP FILE -->` of one file of `src/` only;
 //! - `<!-- run STEP VAR=VALUE… -->` the command, what the step's binary prints with exactly
 //!   that environment, and its exit code (for commands that exit on their own).
 //!
@@ -137,7 +140,7 @@ fn generate(root: &Path, bins: &Path) -> Result<Vec<(PathBuf, String)>, String> 
     let steps = steps(root)?;
     for pair in steps.windows(2) {
         let path = PathBuf::from(format!("docs/diffs/{}..{}.diff", pair[0], pair[1]));
-        generated.push((path, diff(root, &pair[0], &pair[1])?));
+        generated.push((path, diff(root, &pair[0], &pair[1], None)?));
     }
     Ok(generated)
 }
@@ -186,7 +189,8 @@ fn render(root: &Path, bins: &Path, page: &str) -> Result<String, String> {
         let content = match words.as_slice() {
             ["include", path] => include(root, path, None)?,
             ["include", path, item] => include(root, path, Some(item))?,
-            ["diff", from, to] => fenced("diff", &diff(root, from, to)?),
+            ["diff", from, to] => fenced("diff", &diff(root, from, to, None)?),
+            ["diff", from, to, file] => fenced("diff", &diff(root, from, to, Some(file))?),
             ["run", step, env @ ..] => run_step(bins, step, env)?,
             _ => continue,
         };
@@ -204,16 +208,19 @@ fn render(root: &Path, bins: &Path, page: &str) -> Result<String, String> {
 /// A file, or one item of it, fenced, under a link to the file.
 fn include(root: &Path, path: &str, item: Option<&str>) -> Result<String, String> {
     let text = fs::read_to_string(root.join(path)).map_err(|err| format!("{path}: {err}"))?;
-    let shown = match item {
-        Some(name) => rust_item(&text, name).ok_or(format!("{path} has no item `{name}`"))?,
-        None => text,
-    };
     let language = match Path::new(path).extension().and_then(|e| e.to_str()) {
         Some("rs") => "rust",
         Some("toml") => "toml",
         Some("json") => "json",
         _ if path.ends_with("Dockerfile") => "dockerfile",
         _ => "text",
+    };
+    let shown = match item {
+        Some(name) if language == "rust" => {
+            rust_item(&text, name).ok_or(format!("{path} has no item `{name}`"))?
+        }
+        Some(name) => anchored(&text, name).ok_or(format!("{path} has no anchor `{name}`"))?,
+        None => without_anchors(&text),
     };
     Ok(format!(
         "[`{path}`](../{path}):\n\n{}",
@@ -252,8 +259,41 @@ fn rust_item(text: &str, name: &str) -> Option<String> {
     Some(lines[start..=end].join("\n") + "\n")
 }
 
-/// The unified diff between the `src/` directories of two step crates.
-fn diff(root: &Path, from: &str, to: &str) -> Result<String, String> {
+/// The lines between the `ANCHOR: name` and `ANCHOR_END: name` comment lines of `text`, for
+/// every such range, without the lines of any other anchor.
+fn anchored(text: &str, name: &str) -> Option<String> {
+    let (start, end) = (format!("ANCHOR: {name}"), format!("ANCHOR_END: {name}"));
+    let mut inside = false;
+    let mut shown = String::new();
+    for line in text.lines() {
+        let marker = line.trim_start().trim_start_matches(['#', '/']).trim();
+        if marker == start {
+            inside = true;
+        } else if marker == end {
+            inside = false;
+        } else if inside && !is_anchor(line) {
+            shown.push_str(line);
+            shown.push('\n');
+        }
+    }
+    (!shown.is_empty()).then_some(shown)
+}
+
+/// `text` without its anchor lines.
+fn without_anchors(text: &str) -> String {
+    text.lines()
+        .filter(|line| !is_anchor(line))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+fn is_anchor(line: &str) -> bool {
+    let marker = line.trim_start().trim_start_matches(['#', '/']).trim();
+    marker.starts_with("ANCHOR: ") || marker.starts_with("ANCHOR_END: ")
+}
+
+/// The unified diff between the `src/` directories of two step crates, or of one file in them.
+fn diff(root: &Path, from: &str, to: &str, only: Option<&str>) -> Result<String, String> {
     let files = |step: &str| -> Result<Vec<String>, String> {
         let dir = root.join(step).join("src");
         let entries = fs::read_dir(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
@@ -265,6 +305,12 @@ fn diff(root: &Path, from: &str, to: &str) -> Result<String, String> {
     names.extend(files(to)?);
     names.sort();
     names.dedup();
+    if let Some(file) = only {
+        names.retain(|name| name == file);
+        if names.is_empty() {
+            return Err(format!("neither {from}/src nor {to}/src has {file}"));
+        }
+    }
     let mut out = String::new();
     for name in names {
         let old = fs::read_to_string(root.join(from).join("src").join(&name)).unwrap_or_default();
@@ -409,6 +455,16 @@ mod tests {
         );
         assert_eq!(rust_item(text, "A").as_deref(), Some("const A: u8 = 1;\n"));
         assert_eq!(rust_item(text, "ma"), None);
+    }
+
+    #[test]
+    fn anchors_select_their_ranges() {
+        let text =
+            "# ANCHOR: a\none\n# ANCHOR: b\ntwo\n# ANCHOR_END: a\nthree\n    # ANCHOR: a\nfour\n";
+        assert_eq!(anchored(text, "a").as_deref(), Some("one\ntwo\nfour\n"));
+        assert_eq!(anchored(text, "b").as_deref(), Some("two\nthree\nfour\n"));
+        assert_eq!(anchored(text, "c"), None);
+        assert_eq!(without_anchors(text), "one\ntwo\nthree\nfour\n");
     }
 
     #[test]
