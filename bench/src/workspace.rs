@@ -1,0 +1,194 @@
+//! The workspace's steps: found with cargo metadata, built in release mode, their images built
+//! by the repository's Dockerfile, and the debug build times a learner waits for in class.
+
+use std::{
+    fs::File,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant, SystemTime},
+};
+
+use tempfile::TempDir;
+use test_support::contracts::HELLO;
+
+use crate::server::Server;
+
+/// A step crate: its directory and its release binary.
+pub struct Step {
+    pub server: Server,
+    pub dir: PathBuf,
+    pub bin: PathBuf,
+}
+
+/// The cargo that runs this program (`cargo run` sets `CARGO`), or the one on PATH.
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Finds the step crates (the workspace's `step-*` directories), builds their binaries in
+/// release mode, and returns them with the workspace's target directory.
+pub fn build_release(root: &Path) -> Result<(Vec<Step>, PathBuf), String> {
+    let output = cargo()
+        .args(["metadata", "--no-deps", "--format-version", "1"])
+        .current_dir(root)
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|err| format!("cargo metadata: {err}"))?;
+    let target = PathBuf::from(metadata["target_directory"].as_str().unwrap_or("target"));
+    let release = target.join("release");
+    let mut steps: Vec<Step> = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|package| {
+            let dir = Path::new(package["manifest_path"].as_str()?).parent()?;
+            if !dir.file_name()?.to_string_lossy().starts_with("step-") {
+                return None;
+            }
+            let bin = package["targets"].as_array()?.iter().find_map(|target| {
+                let is_bin = target["kind"].as_array()?.iter().any(|k| k == "bin");
+                is_bin.then(|| release.join(target["name"].as_str().unwrap_or_default()))
+            })?;
+            let server = Server {
+                name: package["name"].as_str()?.to_string(),
+                program: bin.clone(),
+                args: vec![],
+                hello: HELLO,
+            };
+            Some(Step {
+                server,
+                dir: dir.to_path_buf(),
+                bin,
+            })
+        })
+        .collect();
+    steps.sort_by(|a, b| a.server.name.cmp(&b.server.name));
+    if steps.is_empty() {
+        return Err(format!("no step-* crate in {}", root.display()));
+    }
+
+    eprintln!("building {} steps in release mode", steps.len());
+    let mut build = cargo();
+    build
+        .args(["build", "--release", "--quiet"])
+        .current_dir(root);
+    for step in &steps {
+        build.args(["--package", &step.server.name]);
+    }
+    let status = build
+        .status()
+        .map_err(|err| format!("cannot run cargo build: {err}"))?;
+    match status.success() {
+        true => Ok((steps, target)),
+        false => Err(format!("cargo build --release failed: {status}")),
+    }
+}
+
+pub struct Builds {
+    /// `cargo build --workspace` into an empty target directory.
+    pub clean_workspace: Duration,
+    /// The same again after touching `touched`'s `src/main.rs`.
+    pub incremental: Duration,
+    /// `cargo build --package touched` into an empty target directory: one step, as
+    /// `cargo run --package` builds it in class.
+    pub clean_step: Duration,
+    pub touched: String,
+}
+
+/// Times debug builds from nothing (a fresh target directory; sources already downloaded)
+/// and after touching the last step.
+pub fn measure_builds(root: &Path, steps: &[Step]) -> Result<Builds, String> {
+    let step = steps.last().ok_or("no steps")?;
+    let fresh_target = || TempDir::new().map_err(|err| format!("temporary directory: {err}"));
+    let target = fresh_target()?;
+    let clean_workspace = timed_build(root, &target, &["--workspace"])?;
+    let main = step.dir.join("src/main.rs");
+    File::options()
+        .write(true)
+        .open(&main)
+        .and_then(|file| file.set_modified(SystemTime::now()))
+        .map_err(|err| format!("cannot touch {}: {err}", main.display()))?;
+    let incremental = timed_build(root, &target, &["--workspace"])?;
+    drop(target);
+    let name = &step.server.name;
+    let clean_step = timed_build(root, &fresh_target()?, &["--package", name])?;
+    Ok(Builds {
+        clean_workspace,
+        incremental,
+        clean_step,
+        touched: name.clone(),
+    })
+}
+
+/// Runs `cargo build args` with its target directory in `target`, and times it.
+fn timed_build(root: &Path, target: &TempDir, args: &[&str]) -> Result<Duration, String> {
+    let what = format!("cargo build {}", args.join(" "));
+    eprintln!("{what} (target directory {})", target.path().display());
+    let began = Instant::now();
+    let mut build = cargo();
+    build
+        .args(["build", "--quiet"])
+        .args(args)
+        .env("CARGO_TARGET_DIR", target.path())
+        .current_dir(root);
+    output(build, &what)?;
+    Ok(began.elapsed())
+}
+
+/// The size `docker image ls` gives for `step`'s image built by the repository's
+/// Dockerfile, or why there is none ("n/a (…)").
+pub fn image_size(root: &Path, step: &str) -> String {
+    let size = || -> Result<String, String> {
+        if !root.join("Dockerfile").is_file() {
+            return Err("no Dockerfile".into());
+        }
+        docker(root, &["info"]).map_err(|_| "no Docker engine")?;
+        let tag = format!("hello-mesos-bench/{step}");
+        eprintln!("{step}: docker build --build-arg STEP={step}");
+        let build_arg = format!("STEP={step}");
+        let build = [
+            "build",
+            "--quiet",
+            "--build-arg",
+            &build_arg,
+            "--tag",
+            &tag,
+            ".",
+        ];
+        docker(root, &build)?;
+        let size = docker(root, &["image", "ls", "--format", "{{.Size}}", &tag])?;
+        Ok(size.trim().to_string())
+    };
+    size().unwrap_or_else(|reason| format!("n/a ({reason})"))
+}
+
+/// Runs `docker args` in `root` and returns what it printed. The client is the one
+/// `scripts/docker-engine.sh` picks: one that can build with BuildKit, which the Dockerfile's
+/// cache mounts need.
+fn docker(root: &Path, args: &[&str]) -> Result<String, String> {
+    let script = r#"source scripts/docker-engine.sh && pick_docker && exec "$DOCKER" "$@""#;
+    let mut docker = Command::new("bash");
+    docker
+        .args(["-c", script, "docker"])
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null());
+    output(docker, &format!("docker {}", args[0]))
+}
+
+/// What `command` printed on stdout, or that it failed and the first line of its error.
+fn output(mut command: Command, what: &str) -> Result<String, String> {
+    let output = command
+        .output()
+        .map_err(|err| format!("cannot run {what}: {err}"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match output.status.success() {
+        true => Ok(String::from_utf8_lossy(&output.stdout).into_owned()),
+        false => Err(format!(
+            "{what} failed: {}",
+            stderr.lines().next().unwrap_or_default()
+        )),
+    }
+}
