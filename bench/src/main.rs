@@ -86,14 +86,12 @@ fn bench(args: &Args) -> Result<(), String> {
     // nginx and fresh servers, so that each shape's peak memory is its own.
     let mut measured = vec![];
     for step in &steps {
-        let mut figures = step.server.idle(args.runs)?;
-        figures.binary_bytes = Some(
-            fs::metadata(&step.bin)
-                .map_err(|err| err.to_string())?
-                .len(),
-        );
-        figures.image = Some(workspace::image_size(root, &step.server.name));
-        measured.push(figures);
+        let server = &step.server;
+        measured.push(server::Measured {
+            binary_bytes: fs::metadata(&server.program).ok().map(|bin| bin.len()),
+            image: Some(workspace::image_size(root, &server.name)),
+            ..server.idle(args.runs)?
+        });
     }
     let mut node_measured = node
         .as_ref()

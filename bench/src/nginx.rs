@@ -73,11 +73,12 @@ impl Nginx {
         command.args(["-e", "stderr"]);
         let mut app = App::spawn(command, &[]);
         let url = format!("http://127.0.0.1:{port}");
-        let ready = wait_until(START_DEADLINE, || {
-            http::accepts_connections(&url) || !app.is_running()
-        });
-        if !ready || !app.is_running() {
-            return Err(format!("nginx did not start:\n{}", app.stderr()));
+        let deadline = Instant::now() + START_DEADLINE;
+        while !http::accepts_connections(&url) {
+            if !app.is_running() || Instant::now() > deadline {
+                return Err(format!("nginx did not start:\n{}", app.stderr()));
+            }
+            thread::sleep(Duration::from_millis(10));
         }
         server::expect_body(&format!("{url}/"), HELLO)?;
         server::expect_body(&format!("{url}/health"), HEALTHY)?;
@@ -123,16 +124,4 @@ fn free_port() -> Result<u16, String> {
         TcpListener::bind("127.0.0.1:0").map_err(|err| format!("no free port: {err}"))?;
     let address = listener.local_addr().map_err(|err| err.to_string())?;
     Ok(address.port())
-}
-
-/// Polls `done` until it is true or `within` has passed; says whether it became true.
-fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while !done() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    true
 }

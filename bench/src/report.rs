@@ -86,11 +86,48 @@ const ENDPOINTS: [(&str, Endpoint); 2] = [
     ("GET /health", |loaded| loaded.health),
 ];
 
-/// Picks a latency out of a load's figures.
-type Latency = fn(wrk::Figures) -> Duration;
+/// Writes a quantity: seconds, or KiB.
+type Show = fn(f64) -> String;
 
-/// The latencies shown.
-const LATENCIES: [(&str, Latency); 2] = [("latency p50", |f| f.p50), ("latency p99", |f| f.p99)];
+/// Whether a quantity meets its target.
+type Met = dyn Fn(f64) -> bool;
+
+fn peak_met(kib: f64) -> bool {
+    kib / 1024.0 <= PEAK_RSS_MIB
+}
+
+/// A cell of one quantity, which `value` picks out of a server's figures ("n/a" where it has
+/// none): written by `show`, with a step's ratio to Node.js's, marked by `met` where there is
+/// a target.
+fn quantity<'a>(
+    value: &'a dyn Fn(&Measured) -> Option<f64>,
+    show: Show,
+    met: Option<&'a Met>,
+) -> impl Fn(&Measured, Option<&Measured>) -> String + 'a {
+    move |server, node| {
+        let Some(v) = value(server) else {
+            return "n/a".into();
+        };
+        let text = compared(show(v), v, &[(NODE, node.and_then(value))]);
+        met.map_or(text.clone(), |met| mark(text, met(v)))
+    }
+}
+
+/// Picks a duration out of a load's figures.
+type Pick = fn(wrk::Figures) -> Duration;
+
+/// The figures of each load besides its rate, how they are written, and whether a step's is
+/// compared with Node.js's.
+const MEASURES: [(&str, Pick, Show, bool); 3] = [
+    ("latency p50", |f| f.p50, milliseconds, false),
+    ("latency p99", |f| f.p99, milliseconds, false),
+    (
+        "server CPU per request",
+        |f| f.cpu_per_request,
+        microseconds,
+        true,
+    ),
+];
 
 /// A cell of a server's column, given its figures and, for a step, Node.js's (to compare).
 type Cell<'a> = dyn Fn(&Measured, Option<&Measured>) -> String + 'a;
@@ -218,8 +255,8 @@ impl Report {
         header.extend([NODE.to_string(), "nginx".to_string()]);
         let mut rows = vec![header];
         let node = self.node.as_ref().ok();
-        let mut row = |figure: String, target: String, cell: &Cell, nginx: String| {
-            let mut row = vec![figure, target];
+        let mut row = |figure: String, target: &str, cell: &Cell, nginx: String| {
+            let mut row = vec![figure, target.to_string()];
             row.extend(self.steps.iter().map(|step| cell(step, node)));
             row.push(node.map_or("n/a".into(), |node| cell(node, None)));
             row.push(nginx);
@@ -234,105 +271,70 @@ impl Report {
                 let rate = |server: &Measured, node: Option<&Measured>| match pick(server) {
                     None => format!("n/a (no {})", name.trim_start_matches("GET ")),
                     Some(Compared { server, nginx }) => {
-                        let of_nginx = server.requests_per_s / nginx.requests_per_s;
+                        let rate = server.requests_per_s;
                         let node = node.and_then(pick).map(|node| node.server.requests_per_s);
-                        let text = compared(
-                            count(server.requests_per_s),
-                            server.requests_per_s,
-                            &[("nginx", Some(nginx.requests_per_s)), (NODE, node)],
-                        );
-                        with_errors(server, mark(text, of_nginx >= THROUGHPUT_OF_NGINX))
+                        let to = [("nginx", Some(nginx.requests_per_s)), (NODE, node)];
+                        let met = rate / nginx.requests_per_s >= THROUGHPUT_OF_NGINX;
+                        with_errors(server, mark(compared(count(rate), rate, &to), met))
                     }
                 };
-                let nginx_rate =
-                    nginx.map_or("-".into(), |f| with_errors(f, count(f.requests_per_s)));
+                let nginx_rate = nginx.map(|f| with_errors(f, count(f.requests_per_s)));
                 let target = format!("≥ {THROUGHPUT_OF_NGINX}× nginx");
-                row(
-                    label(&format!("{name} requests/s")),
-                    target,
-                    &rate,
-                    nginx_rate,
-                );
-                for (measure, latency) in LATENCIES {
-                    let cell = |server: &Measured, _: Option<&Measured>| {
-                        pick(server).map_or("n/a".into(), |c| milliseconds(latency(c.server)))
+                let figure = label(&format!("{name} requests/s"));
+                row(figure, &target, &rate, nginx_rate.unwrap_or("-".into()));
+                for (measure, duration, show, to_node) in MEASURES {
+                    let value = |server: &Measured| Some(seconds(duration(pick(server)?.server)));
+                    let nginx = nginx.map(|f| show(seconds(duration(f))));
+                    let figure = label(&format!("{name} {measure}"));
+                    let cell = quantity(&value, show, None);
+                    let cell = |server: &Measured, node: Option<&Measured>| {
+                        cell(server, node.filter(|_| to_node))
                     };
-                    let nginx = nginx.map_or("-".into(), |f| milliseconds(latency(f)));
-                    row(label(&format!("{name} {measure}")), "".into(), &cell, nginx);
+                    row(figure, "", &cell, nginx.unwrap_or("-".into()));
                 }
-                let cpu = |server: &Measured, node: Option<&Measured>| {
-                    let Some(figures) = pick(server) else {
-                        return "n/a".into();
-                    };
-                    let seconds = |c: Compared| c.server.cpu_per_request.as_secs_f64();
-                    let node = node.and_then(pick).map(seconds);
-                    let cpu = seconds(figures);
-                    compared(microseconds(cpu), cpu, &[(NODE, node)])
-                };
-                let nginx = nginx.map_or("-".into(), |f| {
-                    microseconds(f.cpu_per_request.as_secs_f64())
-                });
-                let measure = format!("{name} server CPU per request");
-                row(label(&measure), "".into(), &cpu, nginx);
             }
-            let has_target = *connections <= PEAK_RSS_CONNECTIONS;
-            let peak = |server: &Measured, node: Option<&Measured>| {
-                let peak = |server: &Measured| Some(server.loads.get(shape)?.peak_rss_kib);
-                let Some(kib) = peak(server) else {
-                    return "n/a".into();
-                };
-                let text = compared(
-                    kib_text(kib),
-                    kib as f64,
-                    &[(NODE, node.and_then(peak).map(|k| k as f64))],
-                );
-                match has_target {
-                    true => mark(text, kib as f64 / 1024.0 <= PEAK_RSS_MIB),
-                    false => text,
-                }
+            // The peak RSS target holds for up to 50 connections.
+            let (target, met) = match *connections <= PEAK_RSS_CONNECTIONS {
+                true => (format!("≤ {PEAK_RSS_MIB} MiB"), Some(&peak_met as &Met)),
+                false => (String::new(), None),
             };
-            let target = match has_target {
-                true => format!("≤ {PEAK_RSS_MIB} MiB"),
-                false => String::new(),
-            };
-            let nginx = self.nginx_peak_rss_kib.get(shape).copied();
-            let nginx = nginx.map_or("-".into(), |kib| {
-                format!("{} (master + worker)", kib_text(kib))
-            });
-            row(label("peak RSS"), target, &peak, nginx);
+            let value = |server: &Measured| Some(server.loads.get(shape)?.peak_rss_kib as f64);
+            let nginx = self.nginx_peak_rss_kib.get(shape);
+            let nginx = nginx.map(|&kib| format!("{} (master + worker)", kibibytes(kib as f64)));
+            let cell = quantity(&value, kibibytes, met);
+            row(
+                label("peak RSS"),
+                &target,
+                &cell,
+                nginx.unwrap_or("-".into()),
+            );
         }
 
-        let idle = |server: &Measured, node: Option<&Measured>| {
-            let kib = |server: &Measured| server.start_stop.idle_rss_kib as f64;
-            let text = kib_text(server.start_stop.idle_rss_kib);
-            compared(text, kib(server), &[(NODE, node.map(kib))])
-        };
-        row(
-            "RSS at idle, after start".into(),
-            "".into(),
-            &idle,
-            "-".into(),
-        );
-        let ready = |server: &Measured, _: Option<&Measured>| {
-            let ready = server.start_stop.ready;
-            mark(milliseconds(ready), ready <= READY)
-        };
+        let idle = |server: &Measured| Some(server.start_stop.idle_rss_kib as f64);
+        let cell = quantity(&idle, kibibytes, None);
+        row("RSS at idle, after start".into(), "", &cell, "-".into());
+        let ready = |server: &Measured| Some(seconds(server.start_stop.ready));
+        let met = |s: f64| s <= READY.as_secs_f64();
+        let cell = quantity(&ready, milliseconds, Some(&met));
         let target = format!("≤ {} ms", READY.as_millis());
-        row("exec to readiness line".into(), target, &ready, "-".into());
-        let stop = |server: &Measured, _: Option<&Measured>| match server.start_stop.stop {
-            Some(stop) => mark(milliseconds(stop), stop <= STOP),
+        row("exec to readiness line".into(), &target, &cell, "-".into());
+        let stop = |server: &Measured| server.start_stop.stop.map(seconds);
+        let met = |s: f64| s <= STOP.as_secs_f64();
+        let cell = quantity(&stop, milliseconds, Some(&met));
+        let cell = |server: &Measured, node: Option<&Measured>| match server.start_stop.stop {
+            Some(_) => cell(server, node),
             None => "n/a (no handler)".into(),
         };
         let target = format!("≤ {} ms", STOP.as_millis());
-        row("SIGTERM to exit, idle".into(), target, &stop, "-".into());
+        row("SIGTERM to exit, idle".into(), &target, &cell, "-".into());
         let size = |server: &Measured, _: Option<&Measured>| {
             let mib = |bytes| format!("{:.2} MiB", mebibytes(bytes));
             server.binary_bytes.map_or("-".into(), mib)
         };
-        row("release binary".into(), "".into(), &size, "-".into());
+        row("release binary".into(), "", &size, "-".into());
         let image =
             |server: &Measured, _: Option<&Measured>| server.image.clone().unwrap_or("-".into());
-        row("image".into(), "".into(), &image, "-".into());
+        row("image".into(), "", &image, "-".into());
 
         if let Err(reason) = &self.node {
             let column = rows[0].len() - 2;
@@ -344,7 +346,7 @@ impl Report {
     /// The build times, when measured.
     fn builds(&self) -> Option<Vec<Vec<String>>> {
         let builds = self.builds.as_ref()?;
-        let seconds = |d: Duration| format!("{:.1} s", d.as_secs_f64());
+        let seconds = |d: Duration| format!("{:.1} s", seconds(d));
         let clean = mark(
             seconds(builds.clean_workspace),
             builds.clean_workspace <= CLEAN_BUILD,
@@ -396,21 +398,27 @@ fn compared(text: String, value: f64, to: &[(&str, Option<f64>)]) -> String {
     }
 }
 
-/// A ratio to `name`: two decimals up to 10, one above, and a fraction below 0.1.
+/// A ratio to `name`: a fraction below a half, else two decimals up to 10 and one above.
 fn ratio(value: f64, name: &str) -> String {
+    let one_in = 1.0 / value;
     match value {
-        ..0.1 => format!("1/{:.0} of {name}", 1.0 / value),
+        ..0.1 => format!("1/{one_in:.0} of {name}"),
+        ..0.5 => format!("1/{one_in:.1} of {name}"),
         ..10.0 => format!("{value:.2}× {name}"),
         _ => format!("{value:.1}× {name}"),
     }
+}
+
+fn seconds(duration: Duration) -> f64 {
+    duration.as_secs_f64()
 }
 
 fn microseconds(seconds: f64) -> String {
     format!("{:.1} µs", seconds * 1e6)
 }
 
-fn kib_text(kib: u64) -> String {
-    format!("{:.1} MiB", mebibytes(kib * 1024))
+fn kibibytes(kib: f64) -> String {
+    format!("{:.1} MiB", kib / 1024.0)
 }
 
 /// `text` followed by ✓ when the target is met, ✗ when it is not.
@@ -431,8 +439,8 @@ fn count(value: f64) -> String {
     grouped
 }
 
-fn milliseconds(duration: Duration) -> String {
-    let ms = duration.as_secs_f64() * 1e3;
+fn milliseconds(seconds: f64) -> String {
+    let ms = seconds * 1e3;
     match ms < 1.0 {
         true => format!("{ms:.2} ms"),
         false => format!("{ms:.1} ms"),
@@ -497,8 +505,8 @@ mod tests {
 
     #[test]
     fn durations_keep_two_significant_digits_below_a_millisecond() {
-        assert_eq!(milliseconds(Duration::from_micros(248)), "0.25 ms");
-        assert_eq!(milliseconds(Duration::from_micros(16530)), "16.5 ms");
+        assert_eq!(milliseconds(248e-6), "0.25 ms");
+        assert_eq!(milliseconds(16530e-6), "16.5 ms");
     }
 
     #[test]
@@ -510,6 +518,7 @@ mod tests {
             "x (1.25× nginx, 20.0× Node.js)"
         );
         assert_eq!(ratio(0.05, "Node.js"), "1/20 of Node.js");
+        assert_eq!(ratio(0.21, "Node.js"), "1/4.8 of Node.js");
         assert_eq!(ratio(0.57, "nginx"), "0.57× nginx");
     }
 

@@ -13,11 +13,10 @@ use test_support::contracts::HELLO;
 
 use crate::server::Server;
 
-/// A step crate: its directory and its release binary.
+/// A step crate: how to start its release binary, and its directory.
 pub struct Step {
     pub server: Server,
     pub dir: PathBuf,
-    pub bin: PathBuf,
 }
 
 /// The cargo that runs this program (`cargo run` sets `CARGO`), or the one on PATH.
@@ -25,42 +24,32 @@ fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Finds the step crates (the workspace's `step-*` directories), builds their binaries in
+/// Finds the step crates (the workspace's `step-*` packages), builds their binaries in
 /// release mode, and returns them with the workspace's target directory.
 pub fn build_release(root: &Path) -> Result<(Vec<Step>, PathBuf), String> {
-    let output = cargo()
+    let mut metadata = cargo();
+    metadata
         .args(["metadata", "--no-deps", "--format-version", "1"])
-        .current_dir(root)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|err| format!("cannot run cargo metadata: {err}"))?;
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).map_err(|err| format!("cargo metadata: {err}"))?;
+        .current_dir(root);
+    let metadata: serde_json::Value = serde_json::from_str(&output(metadata, "cargo metadata")?)
+        .map_err(|err| format!("cargo metadata: {err}"))?;
     let target = PathBuf::from(metadata["target_directory"].as_str().unwrap_or("target"));
-    let release = target.join("release");
-    let mut steps: Vec<Step> = metadata["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let packages = metadata["packages"].as_array().into_iter().flatten();
+    let mut steps: Vec<Step> = packages
         .filter_map(|package| {
-            let dir = Path::new(package["manifest_path"].as_str()?).parent()?;
-            if !dir.file_name()?.to_string_lossy().starts_with("step-") {
-                return None;
-            }
-            let bin = package["targets"].as_array()?.iter().find_map(|target| {
-                let is_bin = target["kind"].as_array()?.iter().any(|k| k == "bin");
-                is_bin.then(|| release.join(target["name"].as_str().unwrap_or_default()))
-            })?;
+            let name = package["name"]
+                .as_str()
+                .filter(|n| n.starts_with("step-"))?;
             let server = Server {
-                name: package["name"].as_str()?.to_string(),
-                program: bin.clone(),
+                name: name.to_string(),
+                program: target.join("release").join(name),
                 args: vec![],
                 hello: HELLO,
             };
+            let dir = Path::new(package["manifest_path"].as_str()?).parent()?;
             Some(Step {
                 server,
                 dir: dir.to_path_buf(),
-                bin,
             })
         })
         .collect();
@@ -77,13 +66,8 @@ pub fn build_release(root: &Path) -> Result<(Vec<Step>, PathBuf), String> {
     for step in &steps {
         build.args(["--package", &step.server.name]);
     }
-    let status = build
-        .status()
-        .map_err(|err| format!("cannot run cargo build: {err}"))?;
-    match status.success() {
-        true => Ok((steps, target)),
-        false => Err(format!("cargo build --release failed: {status}")),
-    }
+    output(build, "cargo build --release")?;
+    Ok((steps, target))
 }
 
 pub struct Builds {
