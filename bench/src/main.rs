@@ -63,12 +63,7 @@ fn bench(args: &Args) -> Result<(), String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .ok_or("bench sits in the workspace root")?;
-    let most = args
-        .connections
-        .iter()
-        .copied()
-        .max()
-        .ok_or("no --connections")?;
+    let most = *args.connections.iter().max().ok_or("no --connections")?;
     // Every connection is a file descriptor in wrk and in the server, which inherit this limit
     // (nginx's worker is allowed twice as many connections).
     tools::raise_open_files(2 * u64::from(most) + 100)?;
@@ -87,10 +82,11 @@ fn bench(args: &Args) -> Result<(), String> {
     let mut measured = vec![];
     for step in &steps {
         let server = &step.server;
+        let idle = server.idle(args.runs)?;
         measured.push(server::Measured {
             binary_bytes: fs::metadata(&server.program).ok().map(|bin| bin.len()),
             image: Some(workspace::image_size(root, &server.name)),
-            ..server.idle(args.runs)?
+            ..idle
         });
     }
     let mut node_measured = node
@@ -113,6 +109,7 @@ fn bench(args: &Args) -> Result<(), String> {
         }
         nginx_peak_rss_kib.push(nginx.peak_rss_kib()?);
     }
+    let load_average_after = report::load_average();
     let builds = match args.builds {
         true => Some(workspace::measure_builds(root, &steps)?),
         false => None,
@@ -120,7 +117,7 @@ fn bench(args: &Args) -> Result<(), String> {
 
     let report = Report {
         machine: started,
-        load_average_after: report::load_average(),
+        load_average_after,
         load,
         connections: args.connections.clone(),
         runs: args.runs,

@@ -221,7 +221,7 @@ impl Report {
         };
         vec![
             format!(
-                "Machine: {} cores ({}), load average {} at the start and {} at the end; {}.",
+                "Machine: {} cores ({}), load average {} at the start and {} after the loads; {}.",
                 m.cores, m.cpu, m.load_average, self.load_average_after, m.rustc
             ),
             format!(
