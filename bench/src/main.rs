@@ -123,7 +123,7 @@ fn bench(args: &Args) -> Result<(), String> {
         runs: args.runs,
         steps: measured,
         node: node_measured,
-        node_version: node.map(|(_, version)| version),
+        node_version: node.map(|(_, version)| version).unwrap_or_default(),
         nginx_peak_rss_kib,
         builds,
     };

@@ -71,7 +71,8 @@ pub struct Report {
     pub steps: Vec<Measured>,
     /// The workshop's app, or why it was not measured.
     pub node: Result<Measured, String>,
-    pub node_version: Result<String, String>,
+    /// Which Node.js and hapi ran it.
+    pub node_version: String,
     /// nginx's master and worker added up, one per load shape.
     pub nginx_peak_rss_kib: Vec<u64>,
     pub builds: Option<Builds>,
@@ -211,11 +212,12 @@ impl Report {
             }
         }
         let shapes: Vec<String> = self.connections.iter().map(u32::to_string).collect();
-        let node = match &self.node_version {
-            Ok(version) => format!(
+        let node = match &self.node {
+            Ok(_) => format!(
                 "{NODE}: the workshop's app as its step 7 leaves it (bench/node/app.js), one \
-                 process as the workshop ran it, with {version}; a step's ratio to it compares \
-                 their runs in this same run."
+                 process as the workshop ran it, with {}; a step's ratio to it compares their \
+                 runs in this same run.",
+                self.node_version
             ),
             Err(reason) => format!("{NODE}: not measured: {}.", first_line(reason)),
         };
