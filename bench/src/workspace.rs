@@ -70,24 +70,15 @@ pub fn build_release(root: &Path) -> Result<(Vec<Step>, PathBuf), String> {
     Ok((steps, target))
 }
 
-pub struct Builds {
-    /// `cargo build --workspace` into an empty target directory.
-    pub clean_workspace: Duration,
-    /// The same again after touching `touched`'s `src/main.rs`.
-    pub incremental: Duration,
-    /// `cargo build --package touched` into an empty target directory: one step, as
-    /// `cargo run --package` builds it in class.
-    pub clean_step: Duration,
-    pub touched: String,
-}
-
-/// Times debug builds from nothing (a fresh target directory; sources already downloaded)
-/// and after touching the last step.
-pub fn measure_builds(root: &Path, steps: &[Step]) -> Result<Builds, String> {
+/// Times debug builds, each with what it is: the workspace from nothing (a fresh target
+/// directory; sources already downloaded), the same after touching the last step, and that
+/// step alone from nothing, as `cargo run --package` builds it in class.
+pub fn measure_builds(root: &Path, steps: &[Step]) -> Result<Vec<(String, Duration)>, String> {
     let step = steps.last().ok_or("no steps")?;
+    let name = &step.server.name;
     let fresh_target = || TempDir::new().map_err(|err| format!("temporary directory: {err}"));
     let target = fresh_target()?;
-    let clean_workspace = timed_build(root, &target, &["--workspace"])?;
+    let clean = timed_build(root, &target, &["--workspace"])?;
     let main = step.dir.join("src/main.rs");
     File::options()
         .write(true)
@@ -96,14 +87,15 @@ pub fn measure_builds(root: &Path, steps: &[Step]) -> Result<Builds, String> {
         .map_err(|err| format!("cannot touch {}: {err}", main.display()))?;
     let incremental = timed_build(root, &target, &["--workspace"])?;
     drop(target);
-    let name = &step.server.name;
-    let clean_step = timed_build(root, &fresh_target()?, &["--package", name])?;
-    Ok(Builds {
-        clean_workspace,
-        incremental,
-        clean_step,
-        touched: name.clone(),
-    })
+    let alone = timed_build(root, &fresh_target()?, &["--package", name])?;
+    Ok(vec![
+        ("clean, `cargo build --workspace`".into(), clean),
+        (
+            format!("incremental, {name}/src/main.rs touched"),
+            incremental,
+        ),
+        (format!("clean, `cargo build -p {name}` alone"), alone),
+    ])
 }
 
 /// Runs `cargo build args` with its target directory in `target`, and times it.
