@@ -28,8 +28,8 @@ struct Args {
     /// How long each load runs, in seconds.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     duration: u64,
-    /// Connections the load generator keeps open: one load shape per number.
-    #[arg(long, value_delimiter = ',', default_values_t = [50, 1000])]
+    /// Connections the load generator keeps open, one load shape per number (`50,1000`).
+    #[arg(long, value_name = "N,…", value_delimiter = ',', default_values_t = [50, 1000])]
     connections: Vec<u32>,
     /// Threads of the load generator.
     #[arg(long, default_value_t = 2)]
