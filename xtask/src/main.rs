@@ -7,7 +7,6 @@ use std::{
 
 use clap::{Parser, Subcommand};
 
-mod bench;
 mod docs;
 
 #[derive(Parser)]
@@ -21,14 +20,11 @@ struct Cli {
 enum Task {
     /// Regenerate the code excerpts and step diffs in docs/ (or check them with --check).
     Docs(docs::Args),
-    /// Measure each step's release binary: throughput, latency, memory, start and stop times.
-    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().task {
         Task::Docs(args) => docs::run(args),
-        Task::Bench(args) => bench::run(args),
     }
 }
 

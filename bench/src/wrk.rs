@@ -1,4 +1,4 @@
-//! The load generator: wrk, a fixed number of connections and threads for a fixed time,
+//! The load generator: wrk, a number of connections and threads for a fixed time,
 //! reporting through a small Lua script so that nothing depends on its human output.
 
 use std::{
@@ -11,13 +11,13 @@ use std::{
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use super::process;
+use crate::{server, tools};
 
 /// Called by wrk once the load is over: one line of exact figures (microseconds).
 const REPORT_SCRIPT: &str = r#"
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format("xtask-bench %.0f %.0f %.0f %.0f %.0f\n",
+  io.write(string.format("bench-figures %.0f %.0f %.0f %.0f %.0f\n",
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     e.connect + e.read + e.write + e.status + e.timeout))
 end
@@ -27,7 +27,6 @@ end
 pub struct Load {
     wrk: PathBuf,
     pub duration: Duration,
-    pub connections: u32,
     pub threads: u32,
     script: TempDir,
 }
@@ -45,19 +44,13 @@ pub struct Figures {
 }
 
 impl Load {
-    pub fn new(
-        wrk: PathBuf,
-        duration: Duration,
-        connections: u32,
-        threads: u32,
-    ) -> Result<Load, String> {
+    pub fn new(wrk: PathBuf, duration: Duration, threads: u32) -> Result<Load, String> {
         let script = TempDir::new().map_err(|err| format!("temporary directory: {err}"))?;
         fs::write(script.path().join("report.lua"), REPORT_SCRIPT)
             .map_err(|err| format!("cannot write wrk's script: {err}"))?;
         Ok(Load {
             wrk,
             duration,
-            connections,
             threads,
             script,
         })
@@ -65,21 +58,19 @@ impl Load {
 
     /// wrk's name and version: `wrk debian/4.1.0-3+b2`.
     pub fn version(&self) -> String {
-        let output = Command::new(&self.wrk).arg("-v").output();
-        let text = output.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
-        let line = text.unwrap_or_default();
+        let line = tools::version(&self.wrk, "-v").unwrap_or_default();
         let words: Vec<_> = line.split_whitespace().take(2).collect();
         words.join(" ")
     }
 
-    /// Runs the load against `url`, served by the processes `server`, and returns what wrk
-    /// measured and the CPU time the server took meanwhile.
-    pub fn run(&self, url: &str, server: &[Pid]) -> Result<Figures, String> {
+    /// Runs the load against `url` with `connections` open, served by the processes `server`,
+    /// and returns what wrk measured and the CPU time the server took meanwhile.
+    pub fn run(&self, url: &str, connections: u32, server: &[Pid]) -> Result<Figures, String> {
         eprintln!("  GET {url} for {} s", self.duration.as_secs());
-        let cpu_before = process::cpu_time(server)?;
+        let cpu_before = server::cpu_time(server)?;
         let output = Command::new(&self.wrk)
             .arg(format!("--threads={}", self.threads))
-            .arg(format!("--connections={}", self.connections))
+            .arg(format!("--connections={connections}"))
             .arg(format!("--duration={}s", self.duration.as_secs()))
             .arg("--script")
             .arg(self.script.path().join("report.lua"))
@@ -87,7 +78,7 @@ impl Load {
             .stdin(Stdio::null())
             .output()
             .map_err(|err| format!("cannot run {}: {err}", self.wrk.display()))?;
-        let cpu = process::cpu_time(server)? - cpu_before;
+        let cpu = server::cpu_time(server)? - cpu_before;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let [requests, duration_us, p50_us, p99_us, errors] = parse(&stdout).ok_or(format!(
             "wrk {url} printed no figures ({}):\n{stdout}{}",
@@ -109,7 +100,7 @@ impl Load {
 fn parse(stdout: &str) -> Option<[f64; 5]> {
     let line = stdout
         .lines()
-        .find_map(|line| line.strip_prefix("xtask-bench "))?;
+        .find_map(|line| line.strip_prefix("bench-figures "))?;
     let numbers: Vec<f64> = line
         .split_whitespace()
         .map(|n| n.parse().ok())
@@ -124,7 +115,7 @@ mod tests {
     #[test]
     fn reads_the_line_of_figures_among_wrk_output() {
         let stdout = "Running 10s test @ http://127.0.0.1:3000/\n  2 threads and 50 connections\n\
-                      xtask-bench 1436042 10002117 248 16530 3\nRequests/sec: 143574.75\n";
+                      bench-figures 1436042 10002117 248 16530 3\nRequests/sec: 143574.75\n";
         assert_eq!(
             parse(stdout),
             Some([1436042.0, 10002117.0, 248.0, 16530.0, 3.0])
@@ -134,8 +125,8 @@ mod tests {
     #[test]
     fn refuses_a_line_it_cannot_read_whole() {
         assert_eq!(parse("Requests/sec: 143574.75\n"), None);
-        assert_eq!(parse("xtask-bench 1436042 10002117 248\n"), None);
-        assert_eq!(parse("xtask-bench 1436042 10002117 248 16530 x\n"), None);
-        assert_eq!(parse("xtask-bench 1 2 3 4 5 6\n"), None);
+        assert_eq!(parse("bench-figures 1436042 10002117 248\n"), None);
+        assert_eq!(parse("bench-figures 1436042 10002117 248 16530 x\n"), None);
+        assert_eq!(parse("bench-figures 1 2 3 4 5 6\n"), None);
     }
 }

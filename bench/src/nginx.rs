@@ -14,14 +14,15 @@ use nix::{sys::signal::Signal, unistd::Pid};
 use tempfile::TempDir;
 use test_support::{
     app::{App, EXIT_DEADLINE, START_DEADLINE},
+    contracts::{HEALTHY, HELLO},
     http,
 };
 
-use super::process::{self, HEALTHY, HELLO};
+use crate::server;
 
-/// A master process and one worker, logging nothing but errors, on `port`; every temporary
-/// path under `dir` so that nothing outside it is touched.
-fn config(dir: &Path, port: u16) -> String {
+/// A master process and one worker that keeps up to `connections` open, logging nothing but
+/// errors, on `port`; every temporary path under `dir` so that nothing outside it is touched.
+fn config(dir: &Path, port: u16, connections: u32) -> String {
     let dir = dir.display();
     // nginx reads \n in a quoted string as a newline; the bodies contain no other escapes.
     let quoted = |body: &str| format!("\"{}\"", body.replace('\n', "\\n"));
@@ -31,7 +32,7 @@ fn config(dir: &Path, port: u16) -> String {
 daemon off;
 pid {dir}/nginx.pid;
 error_log stderr;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {connections}; }}
 http {{
     access_log off;
     client_body_temp_path {dir}/body;
@@ -58,25 +59,29 @@ pub struct Nginx {
 }
 
 impl Nginx {
-    /// Starts `nginx` with a generated configuration and checks what it answers.
-    pub fn start(nginx: &Path) -> Result<Nginx, String> {
+    /// Starts `nginx` with a generated configuration for `clients` connections at once, and
+    /// checks what it answers. (Its worker gets twice as many: with just enough, it resets
+    /// some of 1000 connections under load.)
+    pub fn start(nginx: &Path, clients: u32) -> Result<Nginx, String> {
         let dir = TempDir::new().map_err(|err| format!("temporary directory: {err}"))?;
         let port = free_port()?;
         let conf = dir.path().join("nginx.conf");
-        fs::write(&conf, config(dir.path(), port)).map_err(|err| format!("{conf:?}: {err}"))?;
+        fs::write(&conf, config(dir.path(), port, 2 * clients))
+            .map_err(|err| format!("{conf:?}: {err}"))?;
         let mut command = Command::new(nginx);
         command.arg("-p").arg(dir.path()).arg("-c").arg(&conf);
         command.args(["-e", "stderr"]);
         let mut app = App::spawn(command, &[]);
         let url = format!("http://127.0.0.1:{port}");
-        let ready = wait_until(START_DEADLINE, || {
-            http::accepts_connections(&url) || !app.is_running()
-        });
-        if !ready || !app.is_running() {
-            return Err(format!("nginx did not start:\n{}", app.stderr()));
+        let deadline = Instant::now() + START_DEADLINE;
+        while !http::accepts_connections(&url) {
+            if !app.is_running() || Instant::now() > deadline {
+                return Err(format!("nginx did not start:\n{}", app.stderr()));
+            }
+            thread::sleep(Duration::from_millis(10));
         }
-        process::expect_body(&format!("{url}/"), HELLO)?;
-        process::expect_body(&format!("{url}/health"), HEALTHY)?;
+        server::expect_body(&format!("{url}/"), HELLO)?;
+        server::expect_body(&format!("{url}/health"), HEALTHY)?;
         Ok(Nginx {
             app,
             url,
@@ -100,7 +105,7 @@ impl Nginx {
         [self.app.pid()]
             .into_iter()
             .chain(self.workers())
-            .map(|pid| process::status_kib(pid, "VmHWM"))
+            .map(|pid| server::status_kib(pid, "VmHWM"))
             .sum()
     }
 }
@@ -119,16 +124,4 @@ fn free_port() -> Result<u16, String> {
         TcpListener::bind("127.0.0.1:0").map_err(|err| format!("no free port: {err}"))?;
     let address = listener.local_addr().map_err(|err| err.to_string())?;
     Ok(address.port())
-}
-
-/// Polls `done` until it is true or `within` has passed; says whether it became true.
-fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    while !done() {
-        if Instant::now() > deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    true
 }

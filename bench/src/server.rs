@@ -1,0 +1,215 @@
+//! A measured server (a step's binary, or Node.js running the workshop's app): started and
+//! stopped through test-support's `App` with the environment Mesos gives, loaded next to
+//! nginx, its CPU time and memory read from `/proc`.
+
+use std::{
+    ffi::OsString,
+    fs,
+    os::unix::process::ExitStatusExt,
+    path::PathBuf,
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use nix::{sys::signal::Signal, unistd::Pid};
+use test_support::{
+    app::{App, EXIT_DEADLINE},
+    contracts::{HEALTHY, MESOS_ENV},
+    http,
+};
+
+use crate::{median, nginx::Nginx, wrk};
+
+/// How long to wait for a port that another program holds (step 02 always takes 3000).
+const BUSY_PORT_WAIT: Duration = Duration::from_secs(30);
+
+/// How to start one server, and what it answers on `GET /`.
+pub struct Server {
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub hello: &'static str,
+}
+
+/// Everything measured on one server.
+pub struct Measured {
+    pub name: String,
+    pub start_stop: StartStop,
+    /// One per load shape, in the order of `--connections`.
+    pub loads: Vec<Loaded>,
+    pub binary_bytes: Option<u64>,
+    /// The image's size, or why there is none.
+    pub image: Option<String>,
+}
+
+/// Medians over repeated starts and stops of an idle server.
+pub struct StartStop {
+    /// From exec to the readiness line.
+    pub ready: Duration,
+    /// Resident memory just after the readiness line.
+    pub idle_rss_kib: u64,
+    /// From SIGTERM to exit; `None` when SIGTERM kills the server (it has no handler).
+    pub stop: Option<Duration>,
+}
+
+/// One endpoint loaded on nginx and, right after, on a server: machine noise that drifts
+/// slowly touches both alike.
+#[derive(Clone, Copy)]
+pub struct Compared {
+    pub server: wrk::Figures,
+    pub nginx: wrk::Figures,
+}
+
+/// A server's figures under one load shape.
+pub struct Loaded {
+    pub root: Compared,
+    /// `None` where the server has no `/health`.
+    pub health: Option<Compared>,
+    /// Peak resident memory since start, read after both loads.
+    pub peak_rss_kib: u64,
+}
+
+/// A server that is running and has said it is ready.
+struct Started {
+    app: App,
+    url: String,
+    /// From just before the process was created until its readiness line was read.
+    ready_after: Duration,
+}
+
+impl Server {
+    /// Starts the server, waiting while its port is held by another program.
+    fn start(&self) -> Result<Started, String> {
+        let give_up = Instant::now() + BUSY_PORT_WAIT;
+        loop {
+            let mut command = Command::new(&self.program);
+            command.args(&self.args);
+            let began = Instant::now();
+            let mut app = App::spawn(command, &MESOS_ENV);
+            match app.try_ready() {
+                Ok(url) => {
+                    let ready_after = began.elapsed();
+                    return Ok(Started {
+                        app,
+                        url,
+                        ready_after,
+                    });
+                }
+                Err(_) if app.stderr().contains("in use") && Instant::now() < give_up => {
+                    eprintln!("  {}", app.stderr().trim());
+                    thread::sleep(Duration::from_millis(500));
+                }
+                Err(err) => return Err(format!("{}: {err}\n{}", self.name, app.stderr())),
+            }
+        }
+    }
+
+    /// Starts the server, reads its memory, sends SIGTERM and times its exit, `runs` times.
+    pub fn idle(&self, runs: usize) -> Result<Measured, String> {
+        eprintln!("{}: {runs} starts and stops", self.name);
+        let (mut ready, mut idle, mut stop, mut killed) = (vec![], vec![], vec![], 0);
+        for _ in 0..runs {
+            let Started {
+                mut app,
+                ready_after,
+                ..
+            } = self.start()?;
+            ready.push(ready_after);
+            idle.push(status_kib(app.pid(), "VmRSS")?);
+            let signalled = Instant::now();
+            app.signal(Signal::SIGTERM);
+            let status = app.wait(EXIT_DEADLINE);
+            let took = signalled.elapsed();
+            match (status.code(), status.signal()) {
+                (Some(0), _) => stop.push(took),
+                (_, Some(signal)) if signal == Signal::SIGTERM as i32 => killed += 1,
+                _ => return Err(format!("{}: SIGTERM: {status}", self.name)),
+            }
+        }
+        if killed > 0 && !stop.is_empty() {
+            return Err(format!(
+                "{}: SIGTERM killed it {killed} times out of {runs}",
+                self.name
+            ));
+        }
+        Ok(Measured {
+            name: self.name.clone(),
+            start_stop: StartStop {
+                ready: median(ready).ok_or("no runs")?,
+                idle_rss_kib: median(idle).ok_or("no runs")?,
+                stop: median(stop),
+            },
+            loads: vec![],
+            binary_bytes: None,
+            image: None,
+        })
+    }
+
+    /// Starts the server once, checks what it answers, and loads `GET /`, then `GET /health`
+    /// where it answers, each on nginx first, with `connections` open.
+    pub fn under_load(
+        &self,
+        load: &wrk::Load,
+        connections: u32,
+        nginx: &Nginx,
+    ) -> Result<Loaded, String> {
+        eprintln!("{}: under load, {connections} connections", self.name);
+        let Started { app, url, .. } = self.start()?;
+        let compare = |path: &str| -> Result<Compared, String> {
+            let nginx_url = format!("{}{path}", nginx.url);
+            Ok(Compared {
+                nginx: load.run(&nginx_url, connections, &nginx.workers())?,
+                server: load.run(&format!("{url}{path}"), connections, &[app.pid()])?,
+            })
+        };
+        expect_body(&format!("{url}/"), self.hello)?;
+        let root = compare("/")?;
+        let health = match expect_body(&format!("{url}/health"), HEALTHY) {
+            Ok(()) => Some(compare("/health")?),
+            Err(_) => None,
+        };
+        Ok(Loaded {
+            root,
+            health,
+            peak_rss_kib: status_kib(app.pid(), "VmHWM")?,
+        })
+    }
+}
+
+/// Checks that `GET url` answers 200 with `body`.
+pub fn expect_body(url: &str, body: &str) -> Result<(), String> {
+    match http::get(url)? {
+        response if response.status == 200 && response.body == body => Ok(()),
+        other => Err(format!("GET {url}: expected 200 {body:?}, got {other:?}")),
+    }
+}
+
+/// The CPU time that the processes `pids` have taken so far, all their threads added up.
+pub fn cpu_time(pids: &[Pid]) -> Result<Duration, String> {
+    let mut total = Duration::ZERO;
+    for pid in pids {
+        let tasks = format!("/proc/{pid}/task");
+        let threads = fs::read_dir(&tasks).map_err(|err| format!("{tasks}: {err}"))?;
+        for thread in threads.flatten() {
+            // The first field of schedstat: nanoseconds spent on a CPU.
+            let schedstat = fs::read_to_string(thread.path().join("schedstat"));
+            let ns = schedstat
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse().ok());
+            total += Duration::from_nanos(ns.unwrap_or(0));
+        }
+    }
+    Ok(total)
+}
+
+/// A field of `/proc/PID/status` that counts kB (`VmRSS`: resident now, `VmHWM`: peak).
+pub fn status_kib(pid: Pid, field: &str) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = fs::read_to_string(&path).map_err(|err| format!("{path}: {err}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().strip_suffix(" kB")?.parse().ok())
+        .ok_or(format!("no {field} in {path}"))
+}
