@@ -540,3 +540,60 @@ fn a_successful_deploy_stops_the_previous_ones_tasks() {
     assert_eq!(running.len(), 1);
     assert!(running[0].starts_with("hello-two-"), "{running:?}");
 }
+
+#[test]
+fn a_health_check_redirect_is_not_followed() {
+    let api = Api::start();
+    api.request(1);
+    api.deploy("d1", "redirect");
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "FAILED", "{result}");
+    let view = api.singularity.view();
+    assert_eq!(
+        view.tasks[0].health_checks.last().unwrap().status,
+        Some(302)
+    );
+}
+
+#[test]
+fn ports_in_use_are_not_handed_out() {
+    // Two ports of the range, the first taken by someone else.
+    let (taken, port) = (31000..32000)
+        .find_map(|port| {
+            let taken = std::net::TcpListener::bind(("0.0.0.0", port)).ok()?;
+            std::net::TcpListener::bind(("0.0.0.0", port + 1)).ok()?;
+            Some((taken, port))
+        })
+        .expect("two free ports in 31000-32000");
+    let api = Api::with(Settings {
+        ports: port..=port + 1,
+        deploy_timeout: Duration::from_millis(800),
+        ..LocalSingularity::quick()
+    });
+    api.request(2);
+    api.deploy("d1", "7");
+    // One instance gets the free port; the other none: not enough resources.
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "OVERDUE");
+    assert_eq!(
+        result["message"],
+        "Only 1 of 2 tasks could be launched for deploy, there may not be enough resources to launch the remaining tasks"
+    );
+    let started = api.singularity.simulated().started();
+    assert_eq!(started.len(), 1);
+    assert!(
+        started[0]
+            .env
+            .contains(&("PORT0".into(), (port + 1).to_string()))
+    );
+    let view = api.singularity.view();
+    assert_eq!(view.tasks[0].address, format!("127.0.0.1:{}", port + 1));
+    assert_eq!(
+        view.tasks[0].logs,
+        [
+            format!("listening on http://127.0.0.1:{}", port + 1),
+            "stopped".to_string()
+        ]
+    );
+    drop(taken);
+}
