@@ -99,6 +99,13 @@ impl Api {
         self.get(&format!("/api/history/request/hello/deploy/{deploy_id}"))
     }
 
+    /// Creates the request with `instances`, deploys `tag` as `d1`, and returns its result.
+    fn deploy_to_its_end(&self, instances: u32, tag: &str) -> Value {
+        self.request(instances);
+        self.deploy("d1", tag);
+        self.result("d1")
+    }
+
     /// Polls the history until the deploy has a result; returns it.
     fn result(&self, deploy_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -437,9 +444,7 @@ fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_s
 #[test]
 fn a_task_that_exits_fails_the_deploy_with_its_status_and_lines() {
     let api = Api::start();
-    api.request(1);
-    api.deploy("d1", "exit-3");
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(1, "exit-3");
     assert_eq!(result["deployState"], "FAILED");
     assert_eq!(
         result["message"],
@@ -461,9 +466,7 @@ fn a_task_that_exits_fails_the_deploy_with_its_status_and_lines() {
 #[test]
 fn an_image_that_does_not_exist_fails_the_deploy_with_the_runtimes_message() {
     let api = Api::start();
-    api.request(1);
-    api.deploy("d1", "missing");
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(1, "missing");
     assert_eq!(result["deployState"], "FAILED");
     let message = result["deployFailures"][0]["message"].as_str().unwrap();
     assert!(
@@ -480,9 +483,7 @@ fn past_the_deploy_timeout_it_is_overdue() {
         deploy_timeout: Duration::from_millis(800),
         ..LocalSingularity::quick()
     });
-    api.request(1);
-    api.deploy("d1", "no-health");
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(1, "no-health");
     assert_eq!(result["deployState"], "OVERDUE");
     assert_eq!(
         result["message"],
@@ -544,9 +545,7 @@ fn a_successful_deploy_stops_the_previous_ones_tasks() {
 #[test]
 fn a_health_check_redirect_is_not_followed() {
     let api = Api::start();
-    api.request(1);
-    api.deploy("d1", "redirect");
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(1, "redirect");
     assert_eq!(result["deployState"], "FAILED", "{result}");
     let view = api.singularity.view();
     assert_eq!(
@@ -570,10 +569,8 @@ fn ports_in_use_are_not_handed_out() {
         deploy_timeout: Duration::from_millis(800),
         ..LocalSingularity::quick()
     });
-    api.request(2);
-    api.deploy("d1", "7");
     // One instance gets the free port; the other none: not enough resources.
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(2, "7");
     assert_eq!(result["deployState"], "OVERDUE");
     assert_eq!(
         result["message"],
