@@ -65,6 +65,21 @@ fn failed_deploy(singularity: &LocalSingularity, tag: &str) -> String {
     fails_saying(deploy(&singularity.url(), &tree, &[], tag), 1)
 }
 
+/// `POST {base}{path}` with a JSON `body`, as an operator of the Singularity would.
+fn post(singularity: &LocalSingularity, path: &str, body: &str) {
+    let url = format!("{}{path}", singularity.url());
+    let answer = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap_or_else(|err| panic!("POST {url}: {err}"));
+    assert!(answer.status().is_success(), "POST {url}: {answer:?}");
+}
+
 #[test]
 fn saves_the_request_then_deploys_and_follows_it_to_success() {
     let singularity = LocalSingularity::start(LocalSingularity::quick());
@@ -270,21 +285,34 @@ fn a_paused_request_is_a_conflict_with_its_message() {
     let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
     deploy(&singularity.url(), &tree, &[], "7").assert().code(0);
-    reqwest::blocking::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(format!(
-            "{}/api/requests/request/hello-mesos-alice/pause",
-            singularity.url()
-        ))
-        .send()
-        .unwrap();
+    post(
+        &singularity,
+        "/api/requests/request/hello-mesos-alice/pause",
+        "{}",
+    );
     let line = fails(deploy(&singularity.url(), &tree, &[], "8"), 1);
     mentions(
         &line,
         &[
             "answered 409 Conflict: Request hello-mesos-alice is paused. Unable to deploy (it must be manually unpaused first)",
+        ],
+    );
+}
+
+#[test]
+fn disabled_deploys_are_a_conflict_with_their_message() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    post(
+        &singularity,
+        "/api/disasters/disabled-actions/DEPLOY",
+        r#"{"message": "frozen for the release"}"#,
+    );
+    let tree = ConfigTree::workshop();
+    let line = fails(deploy(&singularity.url(), &tree, &[], "7"), 1);
+    mentions(
+        &line,
+        &[
+            "/api/deploys answered 409 Conflict: Cannot perform action DEPLOY: frozen for the release",
         ],
     );
 }

@@ -21,7 +21,8 @@
 //!   `POST /api/requests`, `GET /api/requests`, `GET /api/requests/request/{id}`,
 //!   `POST /api/requests/request/{id}/pause` and `/unpause`, `POST /api/deploys`,
 //!   `DELETE /api/deploys/deploy/{deployId}/request/{requestId}`,
-//!   `GET /api/history/request/{requestId}/deploy/{deployId}`.
+//!   `GET /api/history/request/{requestId}/deploy/{deployId}`, and
+//!   `POST`/`DELETE /api/disasters/disabled-actions/{action}` (deploys disabled: a 409).
 //! - The deploy checker: `POST /api/deploys` spawns a tokio task (so the router must be
 //!   served inside a tokio runtime) that starts the deploy's `instances` tasks, health-checks
 //!   them every `check_interval` and ends the deploy `SUCCEEDED` (the previous deploy's tasks

@@ -594,3 +594,34 @@ fn ports_in_use_are_not_handed_out() {
     );
     drop(taken);
 }
+
+#[test]
+fn disabled_deploys_are_a_conflict_with_the_administrators_message() {
+    let api = Api::start();
+    api.request(1);
+    let disable = |body: &Value| {
+        api.post("/api/disasters/disabled-actions/DEPLOY", body)
+            .status
+    };
+    assert_eq!(
+        disable(&json!({ "message": "frozen for the release" })),
+        204
+    );
+    mapped(
+        &api.deploy("d1", "7"),
+        409,
+        "Cannot perform action DEPLOY: frozen for the release",
+    );
+    assert_eq!(
+        api.delete("/api/disasters/disabled-actions/DEPLOY").status,
+        204
+    );
+    assert_eq!(disable(&json!({})), 204);
+    mapped(
+        &api.deploy("d1", "7"),
+        409,
+        "Cannot perform action DEPLOY: Action is currently disabled",
+    );
+    api.delete("/api/disasters/disabled-actions/DEPLOY");
+    assert_eq!(api.deploy("d1", "7").status, 200);
+}
