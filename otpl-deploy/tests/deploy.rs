@@ -36,14 +36,19 @@ fn started_deploy(out: &str) -> String {
         .to_string()
 }
 
+/// A client for calls to the model on this machine: no proxy.
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a client")
+}
+
 /// The model's stored request and the history of `deploy_id`.
 fn stored(singularity: &LocalSingularity, deploy_id: &str) -> (Value, Value) {
     let get = |path: &str| -> Value {
         let url = format!("{}{path}", singularity.url());
-        let body = reqwest::blocking::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
+        let body = client()
             .get(&url)
             .send()
             .and_then(|r| r.text())
@@ -68,10 +73,7 @@ fn failed_deploy(singularity: &LocalSingularity, tag: &str) -> String {
 /// `POST {base}{path}` with a JSON `body`, as an operator of the Singularity would.
 fn post(singularity: &LocalSingularity, path: &str, body: &str) {
     let url = format!("{}{path}", singularity.url());
-    let answer = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
+    let answer = client()
         .post(&url)
         .header("Content-Type", "application/json")
         .body(body.to_string())
