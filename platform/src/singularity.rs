@@ -118,14 +118,7 @@ impl<R: Runtime> Singularity<R> {
             .timeout(settings.check_timeout)
             .build()
             .expect("an HTTP client without TLS builds");
-        // Start the search for free ports somewhere in the range, so that two platforms
-        // (or two tests) starting at once are unlikely to pick the same port.
-        let (low, high) = (*settings.ports.start(), *settings.ports.end());
-        let offset = state::now_millis() % (u64::from(high - low) + 1);
-        let state = State {
-            port_cursor: low + offset as u16,
-            ..State::default()
-        };
+        let state = State::default();
         Singularity {
             inner: Arc::new(Inner {
                 runtime,

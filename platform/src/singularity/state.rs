@@ -19,9 +19,6 @@ pub(crate) struct State {
     /// Actions an administrator disabled (`POST /api/disasters/disabled-actions/{action}`),
     /// with the message a refused call gets.
     pub disabled_actions: BTreeMap<String, String>,
-    /// Where the search for a free port starts next time, so that a port just freed is not
-    /// handed out again at once.
-    pub port_cursor: u16,
 }
 
 pub(crate) struct RequestEntry {
