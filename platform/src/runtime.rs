@@ -1,6 +1,8 @@
 //! What runs a task. The deploy model in [`crate::singularity`] decides *what* runs and when;
 //! a [`Runtime`] only starts, watches and stops tasks, as a Mesos agent does.
 
+pub mod docker;
+
 use std::{future::Future, time::Duration};
 
 /// One task to start: an instance of a deploy.
