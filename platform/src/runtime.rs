@@ -2,6 +2,7 @@
 //! a [`Runtime`] only starts, watches and stops tasks, as a Mesos agent does.
 
 pub mod docker;
+pub mod simulated;
 
 use std::{future::Future, time::Duration};
 

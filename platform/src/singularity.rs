@@ -1,1 +1,292 @@
-//! (to be written)
+//! Singularity's API and its deploy model: the part of HubSpot's Singularity the workshop and
+//! `otpl-deploy` touch, answering as the real server does (paths, bodies, status codes,
+//! messages; see `../shared/specs/singularity-api.md` and, where it is silent, HubSpot's
+//! source, cited beside each rule). Generic over the [`Runtime`] that runs the tasks: Docker
+//! on a laptop, [`Simulated`](crate::runtime::simulated::Simulated) tasks in tests.
+//!
+//! # Use
+//!
+//! ```ignore
+//! let singularity = Singularity::new(runtime, Settings { task_host: "localhost".into(), ..Settings::default() });
+//! let app = axum::Router::new().merge(singularity.router()); // the API under /singularity
+//! // ... serve `app`; each deploy is then checked by its own tokio task.
+//! let view: View = singularity.view().await;                  // what the page shows
+//! singularity.shutdown().await;                                // stops every task it started
+//! ```
+//!
+//! - [`Singularity::new`] takes the runtime and the [`Settings`] (task host, check interval,
+//!   start-up and deploy timeouts: the platform's `--check-interval`, `--startup-timeout`,
+//!   `--deploy-timeout`).
+//! - [`Singularity::router`] serves, under `/singularity`:
+//!   `POST /api/requests`, `GET /api/requests`, `GET /api/requests/request/{id}`,
+//!   `POST /api/requests/request/{id}/pause` and `/unpause`, `POST /api/deploys`,
+//!   `DELETE /api/deploys/deploy/{deployId}/request/{requestId}`,
+//!   `GET /api/history/request/{requestId}/deploy/{deployId}`.
+//! - The deploy checker: `POST /api/deploys` spawns a tokio task (so the router must be
+//!   served inside a tokio runtime) that starts the deploy's `instances` tasks, health-checks
+//!   them every `check_interval` and ends the deploy `SUCCEEDED` (the previous deploy's tasks
+//!   are then stopped with a 5 s grace), `FAILED` (a task exited, or was never healthy within
+//!   `startup_timeout`: the new tasks are stopped, the previous ones keep serving), `OVERDUE`
+//!   (past `deploy_timeout`) or `CANCELED`.
+//! - [`Singularity::view`] is a [`View`] (serde-serialisable) for the page: requests; deploys
+//!   with state, message, failures and timestamps; tasks with id, deploy, instance,
+//!   `host:port`, status, recent health checks and last log lines.
+//! - [`Singularity::shutdown`] stops every task still running (Ctrl+C on the platform).
+//!
+//! What it leaves out of the real API: scheduled and one-off requests run no tasks of their
+//! own; `command` deploys (no image), canary steps, load balancers, bounces, scaling a running
+//! deploy (a changed `instances` applies from the next deploy), webhooks and authentication.
+
+mod api;
+mod checker;
+mod state;
+
+use std::{ops::RangeInclusive, sync::Arc, time::Duration};
+
+use axum::Router;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+pub use self::state::HealthCheck;
+use self::state::{State, TaskStatus};
+use crate::runtime::Runtime;
+
+/// The deploy checker's timings and where tasks run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The host name tasks get as `TASK_HOST`, and where their health checks go.
+    pub task_host: String,
+    /// Between two health checks of a task (Singularity: `healthcheckIntervalSeconds`, 5 s).
+    pub check_interval: Duration,
+    /// How long one health check may take (`healthcheckTimeoutSeconds`, 5 s).
+    pub check_timeout: Duration,
+    /// How long a running task has to pass its first health check before the deploy
+    /// fails (`startupTimeoutSeconds`, 45 s). Longer than `deploy_timeout`, it makes a
+    /// failing deploy end `OVERDUE`, as the workshop's Singularity of 2016 did.
+    pub startup_timeout: Duration,
+    /// How long a deploy may take in all before it ends `OVERDUE`
+    /// (`deployHealthTimeoutSeconds`, 120 s; Singularity adds the health-check time to it).
+    pub deploy_timeout: Duration,
+    /// Between SIGTERM and SIGKILL when a task is stopped (Mesos ≥ 1.0: 5 s).
+    pub stop_grace: Duration,
+    /// The agent's port range, handed out as `PORT0`… (Mesos: 31000–32000).
+    pub ports: RangeInclusive<u16>,
+}
+
+impl Default for Settings {
+    /// Singularity's and Mesos's own defaults, tasks on `localhost`.
+    fn default() -> Settings {
+        Settings {
+            task_host: "localhost".into(),
+            check_interval: Duration::from_secs(5),
+            check_timeout: Duration::from_secs(5),
+            startup_timeout: Duration::from_secs(45),
+            deploy_timeout: Duration::from_secs(120),
+            stop_grace: Duration::from_secs(5),
+            ports: 31000..=32000,
+        }
+    }
+}
+
+/// The model: cheap to clone (all clones share it).
+pub struct Singularity<R: Runtime> {
+    inner: Arc<Inner<R>>,
+}
+
+impl<R: Runtime> Clone for Singularity<R> {
+    fn clone(&self) -> Self {
+        Singularity {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+pub(crate) struct Inner<R> {
+    runtime: R,
+    settings: Settings,
+    state: Mutex<State>,
+    /// For health checks: no redirects followed, no proxy, a timeout on every check.
+    health: reqwest::Client,
+}
+
+impl<R: Runtime> Singularity<R> {
+    pub fn new(runtime: R, settings: Settings) -> Singularity<R> {
+        let health = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.check_timeout)
+            .build()
+            .expect("an HTTP client without TLS builds");
+        // Start the search for free ports somewhere in the range, so that two platforms
+        // (or two tests) starting at once are unlikely to pick the same port.
+        let (low, high) = (*settings.ports.start(), *settings.ports.end());
+        let offset = state::now_millis() % (u64::from(high - low) + 1);
+        let state = State {
+            port_cursor: low + offset as u16,
+            ..State::default()
+        };
+        Singularity {
+            inner: Arc::new(Inner {
+                runtime,
+                settings,
+                state: Mutex::new(state),
+                health,
+            }),
+        }
+    }
+
+    /// The API, under `/singularity`.
+    pub fn router(&self) -> Router {
+        Router::new().nest("/singularity", api::routes(self.clone()))
+    }
+
+    /// What the page shows, newest deploys and tasks first.
+    pub async fn view(&self) -> View {
+        checker::refresh_all(&self.inner).await;
+        let mut view = {
+            let state = self.inner.state.lock().await;
+            let mut view = View::default();
+            for (id, entry) in &state.requests {
+                view.requests.push(RequestView {
+                    id: id.clone(),
+                    state: entry.state,
+                    instances: entry.request["instances"].as_u64().unwrap_or(1),
+                    active_deploy: entry.active_deploy.clone(),
+                    pending_deploy: entry.pending.as_ref().map(|p| p.deploy_id.clone()),
+                });
+                for deploy in &entry.deploys {
+                    let pending = entry
+                        .pending
+                        .as_ref()
+                        .filter(|p| p.deploy_id == deploy.marker.deploy_id);
+                    let result = deploy.result.as_ref();
+                    view.deploys.push(DeployView {
+                        request_id: id.clone(),
+                        deploy_id: deploy.marker.deploy_id.clone(),
+                        image: deploy.deploy["containerInfo"]["docker"]["image"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .into(),
+                        state: result.map_or(pending.map_or("WAITING", |p| p.state), |r| r.state),
+                        message: result.and_then(|r| r.message.clone()),
+                        failures: result.map_or(Vec::new(), |r| {
+                            r.failures
+                                .iter()
+                                .map(|f| FailureView {
+                                    reason: f.reason,
+                                    task_id: f.task_id.as_ref().map(|t| t.id.clone()),
+                                    message: f.message.clone(),
+                                })
+                                .collect()
+                        }),
+                        started_at: deploy.marker.timestamp,
+                        finished_at: result.map(|r| r.timestamp),
+                        user: deploy.marker.user.clone(),
+                        deploy_message: deploy.marker.message.clone(),
+                    });
+                }
+            }
+            view.deploys
+                .sort_by_key(|d| std::cmp::Reverse(d.started_at));
+            for task in state.tasks.iter().rev() {
+                view.tasks.push(TaskView {
+                    task_id: task.id.id.clone(),
+                    request_id: task.id.request_id.clone(),
+                    deploy_id: task.id.deploy_id.clone(),
+                    instance_no: task.id.instance_no,
+                    address: format!(
+                        "{}:{}",
+                        self.inner.settings.task_host,
+                        task.ports.first().copied().unwrap_or_default()
+                    ),
+                    status: task.status.name(),
+                    healthy: matches!(task.status, TaskStatus::Running { healthy: true, .. }),
+                    exit_code: match task.status {
+                        TaskStatus::Failed { code, .. } => code,
+                        _ => None,
+                    },
+                    health_checks: task.checks.iter().cloned().collect(),
+                    logs: Vec::new(),
+                });
+            }
+            view
+        };
+        for task in &mut view.tasks {
+            task.logs = self.inner.runtime.logs(&task.task_id, LOG_LINES).await;
+        }
+        view
+    }
+
+    /// Stops every task still running, each with the stop grace; returns when all are gone.
+    pub async fn shutdown(&self) {
+        checker::stop_all(&self.inner).await;
+    }
+}
+
+/// How many log lines of each task the view carries.
+const LOG_LINES: usize = 20;
+
+/// What the page shows: a snapshot of the model.
+#[derive(Debug, Default, Serialize)]
+pub struct View {
+    pub requests: Vec<RequestView>,
+    /// Newest first.
+    pub deploys: Vec<DeployView>,
+    /// Newest first; finished tasks are kept for a while.
+    pub tasks: Vec<TaskView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RequestView {
+    pub id: String,
+    /// `ACTIVE` or `PAUSED`.
+    pub state: &'static str,
+    pub instances: u64,
+    pub active_deploy: Option<String>,
+    pub pending_deploy: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DeployView {
+    pub request_id: String,
+    pub deploy_id: String,
+    pub image: String,
+    /// `WAITING`, `CANCELING`, or a final `DeployState`.
+    pub state: &'static str,
+    /// Singularity's message once the deploy has ended.
+    pub message: Option<String>,
+    pub failures: Vec<FailureView>,
+    /// Epoch milliseconds.
+    pub started_at: u64,
+    pub finished_at: Option<u64>,
+    /// Who deployed and why (the deploy request's `message`), when known.
+    pub user: Option<String>,
+    pub deploy_message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailureView {
+    pub reason: &'static str,
+    pub task_id: Option<String>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TaskView {
+    pub task_id: String,
+    pub request_id: String,
+    pub deploy_id: String,
+    pub instance_no: usize,
+    /// `TASK_HOST:PORT0`.
+    pub address: String,
+    /// The Mesos task state: `TASK_STARTING`, `TASK_RUNNING`, `TASK_FAILED`,
+    /// `TASK_FINISHED` (exited 0) or `TASK_KILLED`.
+    pub status: &'static str,
+    /// Whether its health check has passed.
+    pub healthy: bool,
+    pub exit_code: Option<i32>,
+    /// The newest checks, oldest first.
+    pub health_checks: Vec<HealthCheck>,
+    /// Its last lines of output.
+    pub logs: Vec<String>,
+}

@@ -1,0 +1,336 @@
+//! Tasks without Docker, for tests: each "container" is a small HTTP server in this process
+//! that really listens on its `TASK_HOST:PORT0`, so the deploy model's health checks are
+//! real HTTP. What a task does is chosen by its image's tag:
+//!
+//! | tag            | the task                                                            |
+//! |----------------|---------------------------------------------------------------------|
+//! | `no-health…`   | answers `GET /` 200 and `/health` 404, as step 04 does                |
+//! | `exit-N…`      | prints two lines and exits with status N (as a missing variable does) |
+//! | `missing…`     | cannot start: the image does not exist (Docker's message)            |
+//! | `hang…`        | accepts connections and never answers                                |
+//! | anything else  | answers `GET /health` 200, as step 07 does                            |
+//!
+//! [`LocalSingularity`] serves the model with this runtime on a loopback port, in a
+//! background thread: the Singularity `otpl-deploy`'s tests and the API tests talk to.
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    thread,
+    time::Duration,
+};
+
+use axum::{Router, http::StatusCode, routing::get};
+use tokio::{sync::watch, task::JoinHandle};
+
+use super::{Runtime, TaskSpec, TaskStatus};
+use crate::singularity::{Settings, Singularity, View};
+
+/// The simulated runtime; clones share their tasks, so a test can keep one to look at them.
+#[derive(Clone, Default)]
+pub struct Simulated {
+    tasks: Arc<Mutex<HashMap<String, Task>>>,
+    started: Arc<Mutex<Vec<TaskSpec>>>,
+}
+
+struct Task {
+    status: Arc<Mutex<TaskStatus>>,
+    logs: Arc<Mutex<Vec<String>>>,
+    /// Tells the server to stop (and a hanging answer to give up).
+    stop: Option<watch::Sender<bool>>,
+    server: Option<JoinHandle<()>>,
+}
+
+/// What a task does, from its image's tag.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Behaviour {
+    Healthy,
+    NoHealth,
+    Exit(i32),
+    Missing,
+    Hang,
+}
+
+impl Behaviour {
+    fn of(image: &str) -> Behaviour {
+        let tag = image.rsplit_once(':').map_or("latest", |(_, tag)| tag);
+        if let Some(code) = tag.strip_prefix("exit-") {
+            let digits: String = code.chars().take_while(char::is_ascii_digit).collect();
+            return Behaviour::Exit(digits.parse().unwrap_or(1));
+        }
+        if tag.starts_with("no-health") {
+            Behaviour::NoHealth
+        } else if tag.starts_with("missing") {
+            Behaviour::Missing
+        } else if tag.starts_with("hang") {
+            Behaviour::Hang
+        } else {
+            Behaviour::Healthy
+        }
+    }
+}
+
+impl Simulated {
+    pub fn new() -> Simulated {
+        Simulated::default()
+    }
+
+    /// Every task started so far, as the model asked for it (environment included).
+    pub fn started(&self) -> Vec<TaskSpec> {
+        self.started.lock().expect("started tasks").clone()
+    }
+
+    /// The ids of the tasks running now.
+    pub fn running(&self) -> Vec<String> {
+        let tasks = self.tasks.lock().expect("tasks");
+        let mut running: Vec<String> = tasks
+            .iter()
+            .filter(|(_, task)| *task.status.lock().expect("status") == TaskStatus::Running)
+            .map(|(id, _)| id.clone())
+            .collect();
+        running.sort();
+        running
+    }
+}
+
+fn env<'a>(spec: &'a TaskSpec, name: &str) -> Option<&'a str> {
+    spec.env
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+impl Runtime for Simulated {
+    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), String>> + Send {
+        let spec = spec.clone();
+        let this = self.clone();
+        async move {
+            this.started
+                .lock()
+                .expect("started tasks")
+                .push(spec.clone());
+            let behaviour = Behaviour::of(&spec.image);
+            let image = &spec.image;
+            if behaviour == Behaviour::Missing {
+                let repository = image.rsplit_once(':').map_or(image.as_str(), |(r, _)| r);
+                return Err(format!(
+                    "Unable to find image '{image}' locally: pull access denied for {repository}, \
+                     repository does not exist or may require 'docker login'"
+                ));
+            }
+            let status = Arc::new(Mutex::new(TaskStatus::Running));
+            let logs = Arc::new(Mutex::new(Vec::new()));
+            let (stop, stopped) = watch::channel(false);
+            let mut task = Task {
+                status: Arc::clone(&status),
+                logs: Arc::clone(&logs),
+                stop: Some(stop),
+                server: None,
+            };
+            let log = move |line: String| logs.lock().expect("logs").push(line);
+            if let Behaviour::Exit(code) = behaviour {
+                log(format!("{}: starting", spec.task_id));
+                log(format!("simulated failure: exit status {code}"));
+                // The container runs for a moment, then its process ends.
+                task.server = Some(tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    *status.lock().expect("status") = TaskStatus::Exited { code: Some(code) };
+                }));
+            } else {
+                let host = env(&spec, "TASK_HOST").unwrap_or("127.0.0.1");
+                let port = env(&spec, "PORT0").unwrap_or("0");
+                let listener = tokio::net::TcpListener::bind(format!("{host}:{port}"))
+                    .await
+                    .map_err(|err| format!("cannot listen on {host}:{port}: {err}"))?;
+                let address: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+                log(format!("listening on http://{address}"));
+                task.server = Some(tokio::spawn(serve(listener, behaviour, stopped)));
+            }
+            this.tasks
+                .lock()
+                .expect("tasks")
+                .insert(spec.task_id.clone(), task);
+            Ok(())
+        }
+    }
+
+    fn status(&self, task_id: &str) -> impl Future<Output = TaskStatus> + Send {
+        let status = self
+            .tasks
+            .lock()
+            .expect("tasks")
+            .get(task_id)
+            .map_or(TaskStatus::Exited { code: None }, |task| {
+                task.status.lock().expect("status").clone()
+            });
+        async move { status }
+    }
+
+    fn stop(&self, task_id: &str, grace: Duration) -> impl Future<Output = ()> + Send {
+        let (stop, server, status, logs) = {
+            let mut tasks = self.tasks.lock().expect("tasks");
+            match tasks.get_mut(task_id) {
+                Some(task) => (
+                    task.stop.take(),
+                    task.server.take(),
+                    Some(Arc::clone(&task.status)),
+                    Some(Arc::clone(&task.logs)),
+                ),
+                None => (None, None, None, None),
+            }
+        };
+        async move {
+            if let Some(stop) = stop {
+                let _ = stop.send(true);
+            }
+            if let Some(server) = server {
+                // SIGTERM: the server drains; SIGKILL after the grace.
+                let abort = server.abort_handle();
+                if tokio::time::timeout(grace, server).await.is_err() {
+                    abort.abort();
+                }
+            }
+            if let (Some(status), Some(logs)) = (status, logs) {
+                let mut status = status.lock().expect("status");
+                if *status == TaskStatus::Running {
+                    *status = TaskStatus::Exited { code: Some(0) };
+                    logs.lock().expect("logs").push("stopped".into());
+                }
+            }
+        }
+    }
+
+    fn logs(&self, task_id: &str, lines: usize) -> impl Future<Output = Vec<String>> + Send {
+        let logs = self
+            .tasks
+            .lock()
+            .expect("tasks")
+            .get(task_id)
+            .map_or(Vec::new(), |task| {
+                let logs = task.logs.lock().expect("logs");
+                logs[logs.len().saturating_sub(lines)..].to_vec()
+            });
+        async move { logs }
+    }
+}
+
+/// The task's HTTP server, until told to stop.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    behaviour: Behaviour,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut hang = stopped.clone();
+    let app = match behaviour {
+        Behaviour::NoHealth => Router::new().route("/", get(|| async { "Hello, world!" })),
+        Behaviour::Hang => Router::new().fallback(|| async move {
+            let _ = hang.wait_for(|stop| *stop).await;
+            StatusCode::SERVICE_UNAVAILABLE
+        }),
+        _ => Router::new()
+            .route("/", get(|| async { "Hello, world!" }))
+            .route("/health", get(|| async { StatusCode::OK })),
+    };
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        })
+        .await;
+}
+
+/// The model with simulated tasks, served on a free loopback port in a background thread
+/// (its own tokio runtime). Stops its tasks and its server when dropped.
+pub struct LocalSingularity {
+    runtime: Option<tokio::runtime::Runtime>,
+    singularity: Singularity<Simulated>,
+    simulated: Simulated,
+    address: SocketAddr,
+    stop: Option<watch::Sender<bool>>,
+}
+
+impl LocalSingularity {
+    /// Serves the model with `settings` (whose `task_host` should be `127.0.0.1`).
+    pub fn start(settings: Settings) -> LocalSingularity {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let simulated = Simulated::new();
+        let singularity = Singularity::new(simulated.clone(), settings);
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("a bound address");
+        let (stop, mut stopped) = watch::channel(false);
+        let app = singularity.router();
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+        });
+        LocalSingularity {
+            runtime: Some(runtime),
+            singularity,
+            simulated,
+            address,
+            stop: Some(stop),
+        }
+    }
+
+    /// The settings tests use: tasks on 127.0.0.1, checks every 50 ms, start-up timeout
+    /// 1 s, deploy timeout 3 s, stop grace 1 s.
+    pub fn quick() -> Settings {
+        Settings {
+            task_host: "127.0.0.1".into(),
+            check_interval: Duration::from_millis(50),
+            check_timeout: Duration::from_millis(500),
+            startup_timeout: Duration::from_secs(1),
+            deploy_timeout: Duration::from_secs(3),
+            stop_grace: Duration::from_secs(1),
+            ..Settings::default()
+        }
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234/singularity` (for `SINGULARITY_URL`).
+    pub fn url(&self) -> String {
+        format!("http://{}/singularity", self.address)
+    }
+
+    /// What the page would show now.
+    pub fn view(&self) -> View {
+        self.block_on(self.singularity.view())
+    }
+
+    /// The runtime's tasks.
+    pub fn simulated(&self) -> &Simulated {
+        &self.simulated
+    }
+
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.as_ref().expect("a runtime").block_on(future)
+    }
+}
+
+impl Drop for LocalSingularity {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            // Leave quickly: the runtime's shutdown below still ends every task.
+        } else {
+            let singularity = self.singularity.clone();
+            self.block_on(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(5), singularity.shutdown()).await;
+            });
+        }
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(1));
+        }
+    }
+}

@@ -1,0 +1,657 @@
+//! The HTTP API: paths, validation and answers as Singularity's resources give them
+//! (`RequestResource`, `DeployResource`, `HistoryResource`, `SingularityValidator`).
+//!
+//! Two kinds of error bodies, as Jersey and Dropwizard produce them:
+//! - Singularity's `checkBadRequest` builds its own response: **400, `text/plain`, the
+//!   message** (`WebExceptions.webException`); Jersey sends an exception that carries an
+//!   entity as it is, without exception mappers.
+//! - `checkConflict`/`checkNotFound` throw a bare `WebApplicationException(message, status)`:
+//!   Dropwizard's `LoggingExceptionMapper` (which Singularity's `NotifyingExceptionMapper`
+//!   extends) answers **`application/json` `{"code": 409, "message": "…"}`**.
+//! - A body Jackson cannot read (not JSON, or a field of the wrong type) never reaches the
+//!   resource: Dropwizard's `JsonProcessingExceptionMapper` (Dropwizard 1.3, Singularity's
+//!   version) answers **400 `{"code": 400, "message": "Unable to process JSON"}`**, without
+//!   details (they are only shown in debug mode). A body sent without
+//!   `Content-Type: application/json` gets Jersey's 415, through the same mapper.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
+    response::{IntoResponse, Response},
+    routing::{delete, get, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{
+    Singularity, checker,
+    state::{DeployEntry, Marker, Pending, RequestEntry, now_millis},
+};
+use crate::runtime::Runtime;
+
+pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
+    Router::new()
+        .route(
+            "/api/requests",
+            post(save_request::<R>).get(list_requests::<R>),
+        )
+        .route("/api/requests/request/{id}", get(get_request::<R>))
+        .route("/api/requests/request/{id}/pause", post(pause::<R>))
+        .route("/api/requests/request/{id}/unpause", post(unpause::<R>))
+        .route("/api/deploys", post(start_deploy::<R>))
+        .route(
+            "/api/deploys/deploy/{deploy_id}/request/{request_id}",
+            delete(cancel_deploy::<R>),
+        )
+        .route(
+            "/api/history/request/{request_id}/deploy/{deploy_id}",
+            get(deploy_history::<R>),
+        )
+        // Jersey's answer to a path no resource has.
+        .fallback(|| async { dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        .with_state(singularity)
+}
+
+/// Most limits are Singularity's defaults (`SingularityConfiguration`, `MesosConfiguration`).
+const MAX_REQUEST_ID: usize = 100;
+const MAX_DEPLOY_ID: usize = 50;
+const MAX_INSTANCES: i64 = 25;
+const MAX_CPUS_PER_INSTANCE: f64 = 900.0;
+const MAX_MEMORY_MB_PER_INSTANCE: f64 = 24000.0;
+
+type Answer = Result<Response, Refusal>;
+
+/// A refused call, as Singularity's server words it.
+pub(super) enum Refusal {
+    /// `checkBadRequest`: 400, the message as plain text.
+    BadRequest(String),
+    /// Through Dropwizard's exception mappers: `{"code", "message"}` as JSON.
+    Mapped(StatusCode, String),
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                [(CONTENT_TYPE, "text/plain")],
+                message,
+            )
+                .into_response(),
+            Refusal::Mapped(status, message) => {
+                let body = json!({ "code": status.as_u16(), "message": message });
+                (
+                    status,
+                    [(CONTENT_TYPE, "application/json")],
+                    body.to_string(),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// An error as Dropwizard's exception mappers write it.
+fn dropwizard(status: StatusCode, message: &str) -> Refusal {
+    Refusal::Mapped(status, message.into())
+}
+
+/// A 400 as `checkBadRequest` writes it.
+fn bad_request(message: impl Into<String>) -> Refusal {
+    Refusal::BadRequest(message.into())
+}
+
+fn ok(body: Value) -> Response {
+    (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// The body, read as Jackson reads it into `T` (unknown fields ignored, as Singularity's
+/// ObjectMapper does), keeping the JSON as sent.
+fn read_body<T: for<'de> Deserialize<'de>>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(T, Value), Refusal> {
+    let json_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
+    if !json_type {
+        return Err(dropwizard(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "HTTP 415 Unsupported Media Type",
+        ));
+    }
+    let unreadable = || dropwizard(StatusCode::BAD_REQUEST, "Unable to process JSON");
+    let value: Value = serde_json::from_slice(body).map_err(|_| unreadable())?;
+    // Jackson reads an object only from a JSON object (serde would take an array too).
+    if !value.is_object() {
+        return Err(unreadable());
+    }
+    let typed = T::deserialize(&value).map_err(|_| unreadable())?;
+    Ok((typed, value))
+}
+
+/// The fields of a SingularityRequest the model reads; Jackson's types.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)] // read for their types: a wrong type is a 400 as in Jackson
+struct RequestFields {
+    id: Option<String>,
+    request_type: Option<RequestType>,
+    instances: Option<i32>,
+    owners: Option<Vec<Option<String>>>,
+    daemon: Option<bool>,
+    load_balanced: Option<bool>,
+    rack_sensitive: Option<bool>,
+    schedule: Option<String>,
+}
+
+#[derive(Clone, Copy, Deserialize, PartialEq, Debug)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum RequestType {
+    Service,
+    Worker,
+    Scheduled,
+    OnDemand,
+    RunOnce,
+}
+
+impl RequestType {
+    fn name(self) -> &'static str {
+        match self {
+            RequestType::Service => "SERVICE",
+            RequestType::Worker => "WORKER",
+            RequestType::Scheduled => "SCHEDULED",
+            RequestType::OnDemand => "ON_DEMAND",
+            RequestType::RunOnce => "RUN_ONCE",
+        }
+    }
+}
+
+/// `SingularityValidator.checkSingularityRequest`: the request as it is saved, `requestType`
+/// derived from the deprecated `daemon`/`loadBalanced` when missing (`RequestType.java`).
+fn check_request(fields: &RequestFields, mut request: Value) -> Result<Value, Refusal> {
+    let Some(id) = &fields.id else {
+        return Err(bad_request("Request must have an id"));
+    };
+    if id.is_empty()
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        // Sic: the pattern allows `-`, the message does not say so.
+        return Err(bad_request(
+            "Id cannot be null or contain characters other than [a-zA-Z0-9_]",
+        ));
+    }
+    let request_type = fields.request_type.unwrap_or(if fields.schedule.is_some() {
+        RequestType::Scheduled
+    } else if !fields.daemon.unwrap_or(true) {
+        RequestType::OnDemand
+    } else if fields.load_balanced.unwrap_or(false) {
+        RequestType::Service
+    } else {
+        RequestType::Worker
+    });
+    if fields.owners.as_ref().is_some_and(|o| o.contains(&None)) {
+        return Err(bad_request("Request owners cannot contain null values"));
+    }
+    if id.len() > MAX_REQUEST_ID {
+        return Err(bad_request(format!(
+            "Request id must be less {MAX_REQUEST_ID} characters or less, it is {} ({id})",
+            id.len()
+        )));
+    }
+    if fields.instances.is_some_and(|n| n <= 0) {
+        return Err(bad_request("Instances must be greater than 0"));
+    }
+    let instances = i64::from(fields.instances.unwrap_or(1));
+    if instances > MAX_INSTANCES {
+        return Err(bad_request(format!(
+            "Instances ({instances}) be greater than {MAX_INSTANCES} (maxInstancesPerRequest in mesos configuration)"
+        )));
+    }
+    request["requestType"] = json!(request_type.name());
+    Ok(request)
+}
+
+async fn save_request<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let (fields, request) = read_body::<RequestFields>(&headers, &body)?;
+    let request = check_request(&fields, request)?;
+    let id = fields.id.unwrap_or_default();
+    let mut state = singularity.inner.state.lock().await;
+    if let Some(entry) = state.requests.get(&id) {
+        if entry
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.updated_request.is_some())
+        {
+            return Err(dropwizard(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Request {id} has a pending deploy that may change the request data. Try again when the deploy has finished"
+                ),
+            ));
+        }
+        if entry.request["requestType"] != request["requestType"] {
+            return Err(bad_request(format!(
+                "Request can not change requestType from {} to {}",
+                entry.request["requestType"].as_str().unwrap_or_default(),
+                request["requestType"].as_str().unwrap_or_default()
+            )));
+        }
+    }
+    let entry = state.requests.entry(id).or_insert_with(|| RequestEntry {
+        request: Value::Null,
+        state: "ACTIVE",
+        active_deploy: None,
+        pending: None,
+        deploys: Vec::new(),
+    });
+    entry.request = request;
+    Ok(ok(entry.parent_json()))
+}
+
+async fn list_requests<R: Runtime>(State(singularity): State<Singularity<R>>) -> Response {
+    let state = singularity.inner.state.lock().await;
+    ok(Value::Array(
+        state
+            .requests
+            .values()
+            .map(RequestEntry::parent_json)
+            .collect(),
+    ))
+}
+
+fn not_found(request_id: &str) -> Refusal {
+    dropwizard(
+        StatusCode::NOT_FOUND,
+        &format!("Couldn't find request with id {request_id}"),
+    )
+}
+
+async fn get_request<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    Path(id): Path<String>,
+) -> Answer {
+    let state = singularity.inner.state.lock().await;
+    let entry = state.requests.get(&id).ok_or_else(|| not_found(&id))?;
+    Ok(ok(entry.parent_json()))
+}
+
+/// Pausing stops the request's tasks, as Singularity's pause cleans them up.
+async fn pause<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    Path(id): Path<String>,
+) -> Answer {
+    let parent = {
+        let mut state = singularity.inner.state.lock().await;
+        let entry = state.requests.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        if entry.state == "PAUSED" {
+            return Err(dropwizard(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Request {id} is paused. Unable to pause (it must be manually unpaused first)"
+                ),
+            ));
+        }
+        entry.state = "PAUSED";
+        entry.parent_json()
+    };
+    checker::stop_request_tasks(&singularity.inner, &id).await;
+    Ok(ok(parent))
+}
+
+/// Unpausing starts the active deploy's tasks again.
+async fn unpause<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    Path(id): Path<String>,
+) -> Answer {
+    let (parent, active) = {
+        let mut state = singularity.inner.state.lock().await;
+        let entry = state.requests.get_mut(&id).ok_or_else(|| not_found(&id))?;
+        if entry.state != "PAUSED" {
+            return Err(dropwizard(
+                StatusCode::CONFLICT,
+                &format!(
+                    "Request {id} is not in PAUSED state, it is in {}",
+                    entry.state
+                ),
+            ));
+        }
+        entry.state = "ACTIVE";
+        (entry.parent_json(), entry.active_deploy.clone())
+    };
+    if let Some(deploy_id) = active {
+        checker::restart(&singularity.inner, &id, &deploy_id).await;
+    }
+    Ok(ok(parent))
+}
+
+/// `SingularityDeployRequest`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeployRequestFields {
+    deploy: Option<DeployFields>,
+    #[serde(default)]
+    unpause_on_successful_deploy: bool,
+    message: Option<String>,
+    updated_request: Option<RequestFields>,
+}
+
+/// The fields of a SingularityDeploy the model reads, with Jackson's types (some are read
+/// only for their type: a wrong one is a 400, as in Jackson).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct DeployFields {
+    request_id: Option<String>,
+    id: Option<String>,
+    command: Option<String>,
+    container_info: Option<ContainerInfo>,
+    resources: Option<Resources>,
+    env: Option<BTreeMap<String, String>>,
+    healthcheck_uri: Option<String>,
+    healthcheck_port_index: Option<i32>,
+    healthcheck: Option<Healthcheck>,
+}
+
+#[derive(Deserialize)]
+struct ContainerInfo {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    docker: Option<Docker>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct Docker {
+    image: String,
+    network: Option<String>,
+    force_pull_image: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Resources {
+    cpus: Option<f64>,
+    memory_mb: Option<f64>,
+    num_ports: Option<i32>,
+    disk_mb: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Healthcheck {
+    uri: Option<String>,
+    port_index: Option<i32>,
+    port_number: Option<i64>,
+}
+
+/// `SingularityValidator.checkDeploy` and `checkForIllegalResources`, in their order.
+/// Returns the deploy as stored (the deprecated `healthcheckUri` converted to `healthcheck`,
+/// as `SingularityDeploy`'s constructor does).
+fn check_deploy(
+    deploy: &DeployFields,
+    mut stored: Value,
+    request_id: &str,
+    used: bool,
+) -> Result<Value, Refusal> {
+    let Some(deploy_id) = &deploy.id else {
+        return Err(bad_request("Id must not be null"));
+    };
+    if deploy_id.is_empty()
+        || !deploy_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        return Err(bad_request(
+            "Id cannot be null or contain characters other than [a-zA-Z0-9_.]",
+        ));
+    }
+    if deploy_id.len() > MAX_DEPLOY_ID {
+        return Err(bad_request(format!(
+            "Deploy id must be {MAX_DEPLOY_ID} characters or less, it is {} ({deploy_id})",
+            deploy_id.len()
+        )));
+    }
+    if deploy.request_id.as_deref() != Some(request_id) {
+        return Err(bad_request("Deploy id must match request id"));
+    }
+    let num_ports = deploy
+        .resources
+        .as_ref()
+        .and_then(|r| r.num_ports)
+        .unwrap_or(0);
+    if deploy.healthcheck.is_none() && deploy.healthcheck_uri.is_some() {
+        let mut healthcheck = json!({ "uri": deploy.healthcheck_uri });
+        if let Some(index) = deploy.healthcheck_port_index {
+            healthcheck["portIndex"] = json!(index);
+        }
+        stored["healthcheck"] = healthcheck;
+    }
+    let healthcheck = (deploy.healthcheck.as_ref())
+        .map(|h| (h.uri.clone(), h.port_index, h.port_number))
+        .or_else(|| {
+            deploy
+                .healthcheck_uri
+                .clone()
+                .map(|uri| (Some(uri), deploy.healthcheck_port_index, None))
+        });
+    if let Some((uri, port_index, port_number)) = healthcheck {
+        if port_index.is_some() && port_number.is_some() {
+            return Err(bad_request(
+                "Can only specify one of portIndex or portNumber for healthchecks",
+            ));
+        }
+        if let Some(index) = port_index
+            && index >= num_ports
+        {
+            return Err(bad_request(format!(
+                "Must request {} ports for healthcheckPortIndex {index}, only requested {num_ports}",
+                index + 1
+            )));
+        }
+        if uri.is_none() {
+            return Err(bad_request(
+                "Must specify a uri or a healthcheck result file pathh when specifying health check parameters",
+            ));
+        }
+        if port_number.is_none() && num_ports == 0 {
+            return Err(bad_request(
+                "Either an explicit port number, or port resources and port index must be specified to run healthchecks against a uri",
+            ));
+        }
+    }
+    let docker = deploy
+        .container_info
+        .as_ref()
+        .and_then(|c| c.docker.as_ref());
+    if deploy.command.is_none() && deploy.container_info.is_none() {
+        return Err(bad_request(
+            "If not using custom executor, specify a command or containerInfo. If using custom executor, specify executorData and customExecutorCmd and no command.",
+        ));
+    }
+    if deploy
+        .container_info
+        .as_ref()
+        .is_some_and(|c| c.kind.is_none())
+    {
+        return Err(bad_request("Container type must not be null"));
+    }
+    if docker.is_none() {
+        // Not Singularity's rule: this platform only runs Docker images.
+        return Err(bad_request(
+            "This practice platform runs Docker images only: set containerInfo.docker.image",
+        ));
+    }
+    let resources = deploy.resources.as_ref();
+    let cpus = resources.and_then(|r| r.cpus).unwrap_or(1.0);
+    let memory_mb = resources.and_then(|r| r.memory_mb).unwrap_or(64.0);
+    let disk_mb = resources.and_then(|r| r.disk_mb).unwrap_or(0.0);
+    if cpus <= 0.0 {
+        return Err(bad_request("Request must have more than 0 cpus"));
+    }
+    if memory_mb <= 0.0 {
+        return Err(bad_request("Request must have more than 0 memoryMb"));
+    }
+    if disk_mb < 0.0 {
+        return Err(bad_request("Request must have non-negative diskMb"));
+    }
+    if cpus > MAX_CPUS_PER_INSTANCE {
+        return Err(bad_request(format!(
+            "Deploy {deploy_id} uses too many cpus {cpus} (maxCpusPerInstance {MAX_CPUS_PER_INSTANCE} in mesos configuration)"
+        )));
+    }
+    if memory_mb > MAX_MEMORY_MB_PER_INSTANCE {
+        return Err(bad_request(format!(
+            "Deploy {deploy_id} uses too much memoryMb {memory_mb} (maxMemoryMbPerInstance {MAX_MEMORY_MB_PER_INSTANCE} in mesos configuration)"
+        )));
+    }
+    if used {
+        return Err(bad_request(
+            "Can not deploy a deploy that has already been deployed",
+        ));
+    }
+    Ok(stored)
+}
+
+async fn start_deploy<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let (fields, body) = read_body::<DeployRequestFields>(&headers, &body)?;
+    let Some(deploy) = &fields.deploy else {
+        return Err(bad_request("DeployRequest must have a deploy object"));
+    };
+    let Some(request_id) = deploy.request_id.clone() else {
+        return Err(bad_request("DeployRequest must have a non-null requestId"));
+    };
+    let mut state = singularity.inner.state.lock().await;
+    let entry = state
+        .requests
+        .get_mut(&request_id)
+        .ok_or_else(|| not_found(&request_id))?;
+    let updated_request = match &fields.updated_request {
+        Some(updated) => Some(check_request(updated, body["updatedRequest"].clone())?),
+        None => None,
+    };
+    let request = updated_request.as_ref().unwrap_or(&entry.request);
+    let instances = request["instances"].as_i64().unwrap_or(1);
+    if !fields.unpause_on_successful_deploy && entry.state == "PAUSED" {
+        return Err(dropwizard(
+            StatusCode::CONFLICT,
+            &format!(
+                "Request {request_id} is paused. Unable to deploy (it must be manually unpaused first)"
+            ),
+        ));
+    }
+    let deploy_id = deploy.id.clone().unwrap_or_default();
+    let used = entry
+        .deploys
+        .iter()
+        .any(|d| d.marker.deploy_id == deploy_id);
+    let stored = check_deploy(deploy, body["deploy"].clone(), &request_id, used)?;
+    if entry.pending.is_some() {
+        return Err(dropwizard(
+            StatusCode::CONFLICT,
+            &format!(
+                "Pending deploy already in progress for {request_id} - cancel it or wait for it to complete ({})",
+                entry.pending_java()
+            ),
+        ));
+    }
+    let timestamp = now_millis();
+    // The deploy and its marker are saved before the answer: its history answers from now on.
+    entry.deploys.push(DeployEntry {
+        deploy: stored,
+        marker: Marker {
+            request_id: request_id.clone(),
+            deploy_id: deploy_id.clone(),
+            timestamp,
+            // Singularity takes the user from authentication, of which this platform has none.
+            user: None,
+            message: fields.message.clone(),
+        },
+        result: None,
+    });
+    entry.pending = Some(Pending {
+        deploy_id: deploy_id.clone(),
+        state: "WAITING",
+        target_instances: usize::try_from(instances).unwrap_or(1),
+        active_instances: 0,
+        timestamp,
+        updated_request,
+        unpause_on_success: fields.unpause_on_successful_deploy,
+        cancel_requested: None,
+    });
+    let parent = entry.parent_json();
+    drop(state);
+    tokio::spawn(checker::run(
+        std::sync::Arc::clone(&singularity.inner),
+        request_id,
+        deploy_id,
+    ));
+    Ok(ok(parent))
+}
+
+async fn cancel_deploy<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    Path((deploy_id, request_id)): Path<(String, String)>,
+) -> Answer {
+    let mut state = singularity.inner.state.lock().await;
+    let entry = state
+        .requests
+        .get_mut(&request_id)
+        .ok_or_else(|| not_found(&request_id))?;
+    match &mut entry.pending {
+        Some(pending) if pending.deploy_id == deploy_id => {
+            pending.cancel_requested.get_or_insert_with(now_millis);
+        }
+        _ => {
+            return Err(bad_request(format!(
+                "Request {request_id} does not have a pending deploy {deploy_id}"
+            )));
+        }
+    }
+    Ok(ok(entry.parent_json()))
+}
+
+async fn deploy_history<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    Path((request_id, deploy_id)): Path<(String, String)>,
+) -> Answer {
+    let state = singularity.inner.state.lock().await;
+    state
+        .requests
+        .get(&request_id)
+        .and_then(|entry| entry.history_json(&deploy_id))
+        .map(ok)
+        .ok_or_else(|| {
+            dropwizard(
+                StatusCode::NOT_FOUND,
+                &format!(
+                    "Deploy history for request {request_id} and deploy {deploy_id} not found"
+                ),
+            )
+        })
+}

@@ -1,0 +1,356 @@
+//! What the model knows — requests, their deploys, the tasks — and how each renders as the
+//! JSON Singularity answers with. Singularity's ObjectMapper leaves absent optionals out
+//! (`Include.NON_ABSENT`), so an absent field here is left out too, never `null`.
+
+use std::{
+    collections::{BTreeMap, VecDeque},
+    time::{Instant, SystemTime, UNIX_EPOCH},
+};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Everything the model holds, behind one lock.
+#[derive(Default)]
+pub(crate) struct State {
+    pub requests: BTreeMap<String, RequestEntry>,
+    /// Every task started, oldest first (finished ones are trimmed to the newest few).
+    pub tasks: Vec<TaskEntry>,
+    /// Where the search for a free port starts next time, so that a port just freed is not
+    /// handed out again at once.
+    pub port_cursor: u16,
+}
+
+pub(crate) struct RequestEntry {
+    /// The SingularityRequest as saved, `requestType` filled in.
+    pub request: Value,
+    /// `ACTIVE` or `PAUSED`.
+    pub state: &'static str,
+    pub active_deploy: Option<String>,
+    pub pending: Option<Pending>,
+    /// Every deploy ever started for this request, oldest first.
+    pub deploys: Vec<DeployEntry>,
+}
+
+/// A deploy being checked: `SingularityPendingDeploy`.
+pub(crate) struct Pending {
+    pub deploy_id: String,
+    /// `WAITING` or `CANCELING`.
+    pub state: &'static str,
+    pub target_instances: usize,
+    pub active_instances: usize,
+    /// When the deploy started (epoch millis): the deploy progress's timestamp.
+    pub timestamp: u64,
+    pub updated_request: Option<Value>,
+    pub unpause_on_success: bool,
+    /// Set by `DELETE /api/deploys/deploy/{id}/request/{id}`: when the cancel was asked.
+    pub cancel_requested: Option<u64>,
+}
+
+pub(crate) struct DeployEntry {
+    pub deploy: Value,
+    pub marker: Marker,
+    pub result: Option<DeployResult>,
+}
+
+/// `SingularityDeployMarker`: who started the deploy, when, and why.
+#[derive(Clone)]
+pub(crate) struct Marker {
+    pub request_id: String,
+    pub deploy_id: String,
+    pub timestamp: u64,
+    pub user: Option<String>,
+    pub message: Option<String>,
+}
+
+/// `SingularityDeployResult`.
+#[derive(Clone)]
+pub(crate) struct DeployResult {
+    pub state: &'static str,
+    pub message: Option<String>,
+    pub failures: Vec<Failure>,
+    pub timestamp: u64,
+}
+
+/// `SingularityDeployFailure`: one task's (or the deploy's) cause.
+#[derive(Clone)]
+pub(crate) struct Failure {
+    /// A `SingularityDeployFailureReason`, e.g. `TASK_FAILED_HEALTH_CHECKS`.
+    pub reason: &'static str,
+    pub task_id: Option<TaskId>,
+    pub message: Option<String>,
+}
+
+/// `SingularityTaskId`, as Singularity serialises it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskId {
+    pub request_id: String,
+    pub deploy_id: String,
+    pub started_at: u64,
+    pub instance_no: usize,
+    pub host: String,
+    pub sanitized_host: String,
+    pub sanitized_rack_id: String,
+    pub rack_id: String,
+    /// `{requestId}-{deployId}-{startedAt}-{instanceNo}-{sanitizedHost}-{sanitizedRackId}`.
+    pub id: String,
+}
+
+impl TaskId {
+    pub fn new(request_id: &str, deploy_id: &str, instance_no: usize, host: &str) -> TaskId {
+        let started_at = now_millis();
+        // Singularity replaces `-` in host and rack names, so that the id splits back on `-`.
+        let sanitized_host = host.replace('-', "_");
+        let rack = "DEFAULT";
+        TaskId {
+            id: format!(
+                "{request_id}-{deploy_id}-{started_at}-{instance_no}-{sanitized_host}-{rack}"
+            ),
+            request_id: request_id.into(),
+            deploy_id: deploy_id.into(),
+            started_at,
+            instance_no,
+            host: host.into(),
+            sanitized_host,
+            sanitized_rack_id: rack.into(),
+            rack_id: rack.into(),
+        }
+    }
+}
+
+/// A task the model started, and what it knows of it.
+pub(crate) struct TaskEntry {
+    pub id: TaskId,
+    pub ports: Vec<u16>,
+    pub status: TaskStatus,
+    /// The newest health checks, oldest first.
+    pub checks: VecDeque<HealthCheck>,
+}
+
+/// A task's life as Mesos reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum TaskStatus {
+    Starting,
+    Running {
+        since: Instant,
+        healthy: bool,
+    },
+    /// Ended by itself: its exit code, and why as Mesos words it.
+    Failed {
+        code: Option<i32>,
+        message: String,
+    },
+    /// Stopped by the platform (a newer deploy succeeded, or this one failed).
+    Killed,
+}
+
+impl TaskStatus {
+    pub fn live(&self) -> bool {
+        matches!(self, TaskStatus::Starting | TaskStatus::Running { .. })
+    }
+
+    /// The Mesos task state, as the page shows it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TaskStatus::Starting => "TASK_STARTING",
+            TaskStatus::Running { .. } => "TASK_RUNNING",
+            TaskStatus::Failed { code: Some(0), .. } => "TASK_FINISHED",
+            TaskStatus::Failed { .. } => "TASK_FAILED",
+            TaskStatus::Killed => "TASK_KILLED",
+        }
+    }
+}
+
+/// How many health checks of a task are kept.
+pub(crate) const CHECKS_KEPT: usize = 10;
+
+/// One health check: when, and the status it got or why it got none.
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthCheck {
+    /// Epoch milliseconds.
+    pub at: u64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+impl HealthCheck {
+    pub fn passed(&self) -> bool {
+        self.status
+            .is_some_and(|status| (200..300).contains(&status))
+    }
+}
+
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// A duration as Singularity prints one in messages (`DurationFormatUtils`, `mm:ss.S`):
+/// minutes, seconds, milliseconds, e.g. `00:45.12`.
+pub(crate) fn duration_text(millis: u128) -> String {
+    let (minutes, rest) = (millis / 60_000, millis % 60_000);
+    format!("{minutes:02}:{:02}.{}", rest / 1000, rest % 1000)
+}
+
+impl Marker {
+    pub fn json(&self) -> Value {
+        let mut marker = json!({
+            "requestId": self.request_id,
+            "deployId": self.deploy_id,
+            "timestamp": self.timestamp,
+        });
+        if let Some(user) = &self.user {
+            marker["user"] = json!(user);
+        }
+        if let Some(message) = &self.message {
+            marker["message"] = json!(message);
+        }
+        marker
+    }
+
+    /// Java's `toString()` of the marker, which the 409 message quotes.
+    fn java(&self) -> String {
+        format!(
+            "SingularityDeployMarker{{requestId='{}', deployId='{}', timestamp={}, user={}, message={}}}",
+            self.request_id,
+            self.deploy_id,
+            self.timestamp,
+            java_optional(&self.user),
+            java_optional(&self.message)
+        )
+    }
+}
+
+fn java_optional(value: &Option<String>) -> String {
+    value
+        .as_ref()
+        .map_or("Optional.empty".into(), |v| format!("Optional[{v}]"))
+}
+
+impl DeployResult {
+    pub fn json(&self) -> Value {
+        let failures: Vec<Value> = self.failures.iter().map(Failure::json).collect();
+        let mut result = json!({
+            "deployState": self.state,
+            "deployFailures": failures,
+            "timestamp": self.timestamp,
+        });
+        if let Some(message) = &self.message {
+            result["message"] = json!(message);
+        }
+        result
+    }
+}
+
+impl Failure {
+    fn json(&self) -> Value {
+        let mut failure = json!({ "reason": self.reason });
+        if let Some(task_id) = &self.task_id {
+            failure["taskId"] = json!(task_id);
+        }
+        if let Some(message) = &self.message {
+            failure["message"] = json!(message);
+        }
+        failure
+    }
+}
+
+impl RequestEntry {
+    fn deploy(&self, deploy_id: &str) -> Option<&DeployEntry> {
+        self.deploys
+            .iter()
+            .find(|d| d.marker.deploy_id == deploy_id)
+    }
+
+    pub fn deploy_mut(&mut self, deploy_id: &str) -> Option<&mut DeployEntry> {
+        self.deploys
+            .iter_mut()
+            .find(|d| d.marker.deploy_id == deploy_id)
+    }
+
+    /// `SingularityPendingDeploy`, as `pendingDeployState` shows it.
+    fn pending_json(&self, pending: &Pending) -> Value {
+        let marker = self
+            .deploy(&pending.deploy_id)
+            .map(|d| d.marker.json())
+            .unwrap_or_default();
+        let mut state = json!({
+            "deployMarker": marker,
+            "currentDeployState": pending.state,
+            "deployProgress": {
+                "targetActiveInstances": pending.target_instances,
+                "currentActiveInstances": pending.active_instances,
+                "stepLaunchComplete": false,
+                "failedDeployTasks": [],
+                "timestamp": pending.timestamp,
+                "lbUpdates": {},
+                "stepAcceptanceResults": {},
+                "acceptanceResultMessageHistory": [],
+                "canary": false,
+            },
+        });
+        if let Some(updated) = &pending.updated_request {
+            state["updatedRequest"] = updated.clone();
+        }
+        state
+    }
+
+    /// Java's `toString()` of the pending deploy, which the 409 message quotes.
+    pub fn pending_java(&self) -> String {
+        let Some(pending) = &self.pending else {
+            return "null".into();
+        };
+        let marker = self
+            .deploy(&pending.deploy_id)
+            .map_or("null".into(), |d| d.marker.java());
+        format!(
+            "SingularityPendingDeploy{{deployMarker={marker}, currentDeployState={}, \
+             deployProgress=SingularityDeployProgress{{targetActiveInstances={}, \
+             currentActiveInstances={}, stepLaunchComplete=false, stepAcceptanceResults={{}}, \
+             acceptanceResultMessageHistory=[], failedDeployTasks=[], timestamp={}, lbUpdates={{}}, \
+             pendingLbUpdate=Optional.empty, canary=false}}, updatedRequest={}}}",
+            pending.state,
+            pending.target_instances,
+            pending.active_instances,
+            pending.timestamp,
+            if pending.updated_request.is_some() {
+                "Optional[SingularityRequest{…}]"
+            } else {
+                "Optional.empty"
+            },
+        )
+    }
+
+    /// `SingularityRequestParent`: what `GET /api/requests/request/{id}` and the POSTs answer.
+    pub fn parent_json(&self) -> Value {
+        let request_id = self.request["id"].as_str().unwrap_or_default();
+        let mut parent = json!({ "request": self.request, "state": self.state });
+        let mut deploy_state = json!({ "requestId": request_id });
+        if let Some(active) = self.active_deploy.as_deref().and_then(|id| self.deploy(id)) {
+            parent["activeDeploy"] = active.deploy.clone();
+            deploy_state["activeDeploy"] = active.marker.json();
+        }
+        if let Some(pending) = &self.pending {
+            if let Some(deploy) = self.deploy(&pending.deploy_id) {
+                parent["pendingDeploy"] = deploy.deploy.clone();
+                deploy_state["pendingDeploy"] = deploy.marker.json();
+            }
+            parent["pendingDeployState"] = self.pending_json(pending);
+        }
+        parent["requestDeployState"] = deploy_state;
+        parent
+    }
+
+    /// `SingularityDeployHistory`: the marker and the deploy from the moment it is started,
+    /// the result once it has one.
+    pub fn history_json(&self, deploy_id: &str) -> Option<Value> {
+        let deploy = self.deploy(deploy_id)?;
+        let mut history = json!({ "deployMarker": deploy.marker.json(), "deploy": deploy.deploy });
+        if let Some(result) = &deploy.result {
+            history["deployResult"] = result.json();
+        }
+        Some(history)
+    }
+}

@@ -1,0 +1,542 @@
+//! Singularity's API as the model answers it, over HTTP, with simulated tasks (no Docker):
+//! validation and its messages, the request's live state, the deploy history, and each way a
+//! deploy ends. Each expectation cites what HubSpot's source does (see the model's docs).
+
+use std::time::{Duration, Instant};
+
+use platform::{runtime::simulated::LocalSingularity, singularity::Settings};
+use serde_json::{Value, json};
+
+/// One answer: status, content type and body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    content_type: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
+    }
+}
+
+fn call(method: &str, url: &str, body: Option<&str>) -> Answer {
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("a client");
+    let mut request = client.request(method.parse().expect("a method"), url);
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request
+        .send()
+        .unwrap_or_else(|err| panic!("{method} {url}: {err}"));
+    Answer {
+        status: response.status().as_u16(),
+        content_type: response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+        body: response.text().expect("a body"),
+    }
+}
+
+struct Api {
+    singularity: LocalSingularity,
+}
+
+impl Api {
+    fn start() -> Api {
+        Api::with(LocalSingularity::quick())
+    }
+
+    fn with(settings: Settings) -> Api {
+        Api {
+            singularity: LocalSingularity::start(settings),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.singularity.url())
+    }
+
+    fn get(&self, path: &str) -> Answer {
+        call("GET", &self.url(path), None)
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Answer {
+        call("POST", &self.url(path), Some(&body.to_string()))
+    }
+
+    fn delete(&self, path: &str) -> Answer {
+        call("DELETE", &self.url(path), None)
+    }
+
+    /// Creates the request `hello` with `instances`.
+    fn request(&self, instances: u32) {
+        let answer = self.post(
+            "/api/requests",
+            &json!({ "id": "hello", "owners": ["alice@example.com"], "daemon": true,
+                     "loadBalanced": false, "instances": instances }),
+        );
+        assert_eq!(answer.status, 200, "{answer:?}");
+    }
+
+    /// Posts a deploy of `hello` with this id and image tag.
+    fn deploy(&self, id: &str, tag: &str) -> Answer {
+        self.post("/api/deploys", &deploy_request(id, tag))
+    }
+
+    fn history(&self, deploy_id: &str) -> Answer {
+        self.get(&format!("/api/history/request/hello/deploy/{deploy_id}"))
+    }
+
+    /// Polls the history until the deploy has a result; returns it.
+    fn result(&self, deploy_id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let history = self.history(deploy_id);
+            assert_eq!(history.status, 200, "{history:?}");
+            let result = &history.json()["deployResult"];
+            if !result.is_null() {
+                return result.clone();
+            }
+            assert!(Instant::now() < deadline, "no result for {deploy_id}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn deploy_request(id: &str, tag: &str) -> Value {
+    json!({
+        "deploy": {
+            "requestId": "hello", "id": id,
+            "containerInfo": { "type": "DOCKER",
+                "docker": { "image": format!("alice/hello-mesos:{tag}"), "network": "HOST" } },
+            "resources": { "cpus": 0.1, "memoryMb": 64, "numPorts": 1 },
+            "env": { "OT_ENV": "pp-sf" },
+            "healthcheckUri": "/health",
+        },
+        "message": "why",
+        "user": "an unknown field, ignored",
+    })
+}
+
+fn plain_400(answer: &Answer, message: &str) {
+    assert_eq!(
+        (
+            answer.status,
+            answer.content_type.as_str(),
+            answer.body.as_str()
+        ),
+        (400, "text/plain", message)
+    );
+}
+
+fn mapped(answer: &Answer, status: u16, message: &str) {
+    assert_eq!(answer.status, status, "{answer:?}");
+    assert_eq!(answer.content_type, "application/json");
+    assert_eq!(answer.json(), json!({ "code": status, "message": message }));
+}
+
+#[test]
+fn a_request_is_saved_and_answered_as_a_request_parent() {
+    let api = Api::start();
+    api.request(2);
+    let parent = api.get("/api/requests/request/hello").json();
+    assert_eq!(parent["request"]["id"], "hello");
+    assert_eq!(parent["request"]["instances"], 2);
+    // daemon without loadBalanced: a WORKER (RequestType.fromDaemonAndScheduleAndLoadBalanced).
+    assert_eq!(parent["request"]["requestType"], "WORKER");
+    assert_eq!(parent["state"], "ACTIVE");
+    assert_eq!(parent.get("pendingDeployState"), None);
+    assert_eq!(api.get("/api/requests").json()[0]["request"]["id"], "hello");
+    mapped(
+        &api.get("/api/requests/request/nobody"),
+        404,
+        "Couldn't find request with id nobody",
+    );
+}
+
+#[test]
+fn request_ids_are_checked_as_singularity_does() {
+    let api = Api::start();
+    for id in ["alice.smith", "a/b", "x y"] {
+        plain_400(
+            &api.post("/api/requests", &json!({ "id": id })),
+            "Id cannot be null or contain characters other than [a-zA-Z0-9_]",
+        );
+    }
+    let long = "a".repeat(101);
+    plain_400(
+        &api.post("/api/requests", &json!({ "id": long })),
+        &format!("Request id must be less 100 characters or less, it is 101 ({long})"),
+    );
+    assert_eq!(
+        api.post("/api/requests", &json!({ "id": "a".repeat(100) }))
+            .status,
+        200
+    );
+    assert_eq!(
+        api.post("/api/requests", &json!({ "id": "hello-mesos_1" }))
+            .status,
+        200
+    );
+    plain_400(
+        &api.post("/api/requests", &json!({ "id": "x", "instances": 0 })),
+        "Instances must be greater than 0",
+    );
+    plain_400(
+        &api.post("/api/requests", &json!({ "owners": [] })),
+        "Request must have an id",
+    );
+}
+
+#[test]
+fn unreadable_bodies_get_dropwizards_answers() {
+    let api = Api::start();
+    // Not JSON, not an object, or a field of the wrong type: Jackson cannot read it.
+    for body in ["{", "not json", "[]", r#"{"id": "x", "instances": "two"}"#] {
+        let answer = call("POST", &api.url("/api/requests"), Some(body));
+        mapped(&answer, 400, "Unable to process JSON");
+    }
+    for body in [
+        "{",
+        "[]",
+        r#"{"deploy": []}"#,
+        r#"{"deploy": {"env": {"A": []}}}"#,
+    ] {
+        let answer = call("POST", &api.url("/api/deploys"), Some(body));
+        mapped(&answer, 400, "Unable to process JSON");
+    }
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let answer = client
+        .post(api.url("/api/requests"))
+        .body(r#"{"id": "x"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 415);
+    mapped(&api.get("/api/nothing"), 404, "HTTP 404 Not Found");
+}
+
+#[test]
+fn a_deploy_is_in_the_history_from_the_moment_it_is_accepted() {
+    let api = Api::start();
+    api.request(2);
+    // Tasks that never answer keep the deploy pending.
+    let parent = api.deploy("d1", "hang").json();
+    let state = &parent["pendingDeployState"];
+    assert_eq!(state["currentDeployState"], "WAITING");
+    assert_eq!(state["deployMarker"]["deployId"], "d1");
+    assert_eq!(state["deployMarker"]["message"], "why");
+    assert_eq!(state["deployProgress"]["targetActiveInstances"], 2);
+    assert_eq!(parent["pendingDeploy"]["id"], "d1");
+
+    // 200 at once, with the marker and the deploy, and no result yet.
+    let history = api.history("d1").json();
+    assert_eq!(history["deployMarker"]["requestId"], "hello");
+    assert_eq!(history["deploy"]["id"], "d1");
+    assert_eq!(history.get("deployResult"), None, "{history}");
+    std::thread::sleep(Duration::from_millis(200));
+    let live = api.get("/api/requests/request/hello").json();
+    assert_eq!(live["pendingDeployState"]["currentDeployState"], "WAITING");
+    assert_eq!(api.history("d1").json().get("deployResult"), None);
+    api.delete("/api/deploys/deploy/d1/request/hello");
+    assert_eq!(api.result("d1")["deployState"], "CANCELED");
+
+    api.deploy("d2", "7");
+    let result = api.result("d2");
+    assert_eq!(result["deployState"], "SUCCEEDED");
+    assert_eq!(result["deployFailures"], json!([]));
+    let parent = api.get("/api/requests/request/hello").json();
+    assert_eq!(parent["activeDeploy"]["id"], "d2");
+    assert_eq!(parent.get("pendingDeployState"), None);
+    mapped(
+        &api.history("nope"),
+        404,
+        "Deploy history for request hello and deploy nope not found",
+    );
+}
+
+#[test]
+fn tasks_get_the_environment_mesos_gives_them() {
+    let api = Api::start();
+    api.request(2);
+    api.deploy("d1", "7");
+    assert_eq!(api.result("d1")["deployState"], "SUCCEEDED");
+    let mut started = api.singularity.simulated().started();
+    started.sort_by_key(|task| task.task_id.clone());
+    assert_eq!(started.len(), 2);
+    let mut ports = Vec::new();
+    for (index, task) in started.iter().enumerate() {
+        let env = |name: &str| {
+            task.env
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| panic!("{name} missing: {:?}", task.env))
+        };
+        assert_eq!(env("TASK_HOST"), "127.0.0.1");
+        let port: u16 = env("PORT0").parse().unwrap();
+        assert!((31000..=32000).contains(&port), "{port}");
+        assert_eq!(env("PORT"), env("PORT0"));
+        assert_eq!(env("INSTANCE_NO"), (index + 1).to_string());
+        assert_eq!(env("TASK_REQUEST_ID"), "hello");
+        assert_eq!(env("TASK_DEPLOY_ID"), "d1");
+        assert_eq!(env("ESTIMATED_INSTANCE_COUNT"), "2");
+        assert_eq!(env("OT_ENV"), "pp-sf");
+        assert!(task.task_id.starts_with("hello-d1-"), "{}", task.task_id);
+        ports.push(port);
+        // Each instance answers its health check on its own PORT0.
+        assert_eq!(
+            call("GET", &format!("http://127.0.0.1:{port}/health"), None).status,
+            200
+        );
+    }
+    assert_ne!(ports[0], ports[1]);
+}
+
+#[test]
+fn deploy_ids_are_checked_as_singularity_does() {
+    let api = Api::start();
+    api.request(1);
+    plain_400(
+        &api.deploy("has-dash", "7"),
+        "Id cannot be null or contain characters other than [a-zA-Z0-9_.]",
+    );
+    let long = "a".repeat(51);
+    plain_400(
+        &api.deploy(&long, "7"),
+        &format!("Deploy id must be 50 characters or less, it is 51 ({long})"),
+    );
+    let mut no_deploy = deploy_request("x", "7");
+    no_deploy.as_object_mut().unwrap().remove("deploy");
+    plain_400(
+        &api.post("/api/deploys", &no_deploy),
+        "DeployRequest must have a deploy object",
+    );
+    mapped(
+        &api.post(
+            "/api/deploys",
+            &json!({ "deploy": { "requestId": "nobody", "id": "x" } }),
+        ),
+        404,
+        "Couldn't find request with id nobody",
+    );
+    let mut no_cpus = deploy_request("x", "7");
+    no_cpus["deploy"]["resources"]["cpus"] = json!(0);
+    plain_400(
+        &api.post("/api/deploys", &no_cpus),
+        "Request must have more than 0 cpus",
+    );
+    let mut no_ports = deploy_request("x", "7");
+    no_ports["deploy"]["resources"]["numPorts"] = json!(0);
+    plain_400(
+        &api.post("/api/deploys", &no_ports),
+        "Either an explicit port number, or port resources and port index must be specified to run healthchecks against a uri",
+    );
+    let mut index = deploy_request("x", "7");
+    index["deploy"]["healthcheck"] = json!({ "uri": "/health", "portIndex": 1 });
+    plain_400(
+        &api.post("/api/deploys", &index),
+        "Must request 2 ports for healthcheckPortIndex 1, only requested 1",
+    );
+
+    assert_eq!(api.deploy("a_1.2", "7").status, 200);
+    assert_eq!(api.result("a_1.2")["deployState"], "SUCCEEDED");
+    plain_400(
+        &api.deploy("a_1.2", "7"),
+        "Can not deploy a deploy that has already been deployed",
+    );
+}
+
+#[test]
+fn a_second_deploy_while_one_is_pending_is_a_conflict() {
+    let api = Api::start();
+    api.request(1);
+    assert_eq!(api.deploy("first", "hang").status, 200);
+    let answer = api.deploy("second", "7");
+    assert_eq!(answer.status, 409);
+    let message = answer.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with(
+            "Pending deploy already in progress for hello - cancel it or wait for it to complete \
+             (SingularityPendingDeploy{deployMarker=SingularityDeployMarker{requestId='hello', deployId='first'"
+        ),
+        "{message}"
+    );
+    // Refused before anything was recorded.
+    assert_eq!(api.history("second").status, 404);
+}
+
+#[test]
+fn a_paused_request_refuses_deploys() {
+    let api = Api::start();
+    api.request(1);
+    assert_eq!(
+        api.post("/api/requests/request/hello/pause", &json!({}))
+            .status,
+        200
+    );
+    mapped(
+        &api.deploy("d1", "7"),
+        409,
+        "Request hello is paused. Unable to deploy (it must be manually unpaused first)",
+    );
+}
+
+#[test]
+fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_serving() {
+    let api = Api::start();
+    api.request(2);
+    api.deploy("good", "7");
+    assert_eq!(api.result("good")["deployState"], "SUCCEEDED");
+    let serving = api.singularity.simulated().running();
+
+    api.deploy("step04", "no-health");
+    let result = api.result("step04");
+    assert_eq!(result["deployState"], "FAILED");
+    assert_eq!(result["message"], "Not all tasks for deploy were healthy");
+    let failures = result["deployFailures"].as_array().unwrap();
+    assert_eq!(failures.len(), 2, "{result}");
+    for failure in failures {
+        assert_eq!(failure["reason"], "TASK_FAILED_HEALTH_CHECKS");
+        assert!(
+            failure["taskId"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("hello-step04-")
+        );
+        let message = failure["message"].as_str().unwrap();
+        assert!(
+            message.contains("has not responded to healthchecks after running for 00:01."),
+            "{message}"
+        );
+    }
+    // The new tasks are stopped; the previous deploy's still run.
+    assert_eq!(api.singularity.simulated().running(), serving);
+    let parent = api.get("/api/requests/request/hello").json();
+    assert_eq!(parent["activeDeploy"]["id"], "good");
+    let view = api.singularity.view();
+    let task = view.tasks.iter().find(|t| t.deploy_id == "step04").unwrap();
+    assert_eq!(task.status, "TASK_KILLED");
+    assert_eq!(task.health_checks.last().unwrap().status, Some(404));
+}
+
+#[test]
+fn a_task_that_exits_fails_the_deploy_with_its_status_and_lines() {
+    let api = Api::start();
+    api.request(1);
+    api.deploy("d1", "exit-3");
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "FAILED");
+    assert_eq!(
+        result["message"],
+        "At least 0 task(s) for this instance group failed"
+    );
+    let failure = &result["deployFailures"][0];
+    assert_eq!(failure["reason"], "TASK_FAILED_ON_STARTUP");
+    let message = failure["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Container exited with status 3"),
+        "{message}"
+    );
+    assert!(
+        message.contains("simulated failure: exit status 3"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_image_that_does_not_exist_fails_the_deploy_with_the_runtimes_message() {
+    let api = Api::start();
+    api.request(1);
+    api.deploy("d1", "missing");
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "FAILED");
+    let message = result["deployFailures"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("Unable to find image 'alice/hello-mesos:missing'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn past_the_deploy_timeout_it_is_overdue() {
+    // A start-up timeout longer than the deploy's: Singularity as in 2016.
+    let api = Api::with(Settings {
+        startup_timeout: Duration::from_secs(60),
+        deploy_timeout: Duration::from_millis(800),
+        ..LocalSingularity::quick()
+    });
+    api.request(1);
+    api.deploy("d1", "no-health");
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "OVERDUE");
+    assert_eq!(
+        result["message"],
+        "Deploy was able to launch 1 tasks, but not all of them became healthy within 00:00.800"
+    );
+    let failure = &result["deployFailures"][0];
+    assert_eq!(failure["reason"], "TASK_FAILED_HEALTH_CHECKS");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("has yet to pass healthchecks. Last check returned with status code 404"),
+        "{failure}"
+    );
+}
+
+#[test]
+fn a_canceled_deploy_ends_canceled() {
+    let api = Api::start();
+    api.request(1);
+    api.deploy("d1", "hang");
+    plain_400(
+        &api.delete("/api/deploys/deploy/other/request/hello"),
+        "Request hello does not have a pending deploy other",
+    );
+    let answer = api.delete("/api/deploys/deploy/d1/request/hello");
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "CANCELED");
+    assert!(
+        result["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Canceled due to request at "),
+        "{result}"
+    );
+    assert!(api.singularity.simulated().running().is_empty());
+}
+
+#[test]
+fn a_successful_deploy_stops_the_previous_ones_tasks() {
+    let api = Api::start();
+    api.request(1);
+    api.deploy("one", "7");
+    assert_eq!(api.result("one")["deployState"], "SUCCEEDED");
+    let first = api.singularity.simulated().running();
+    api.deploy("two", "8");
+    assert_eq!(api.result("two")["deployState"], "SUCCEEDED");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while api.singularity.simulated().running().contains(&first[0]) {
+        assert!(Instant::now() < deadline, "the old task still runs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let running = api.singularity.simulated().running();
+    assert_eq!(running.len(), 1);
+    assert!(running[0].starts_with("hello-two-"), "{running:?}");
+}
