@@ -5,7 +5,12 @@
 //! are the ones they know (a missing image fails with Docker's own words), and it adds no
 //! dependency to build. Every call is bounded in time: a stuck engine never stalls the platform.
 
-use std::{collections::HashMap, process::Stdio, sync::Mutex, time::Duration};
+use std::{
+    collections::HashMap,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use tokio::process::Command;
 
@@ -23,14 +28,14 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// `docker stop` waits for the grace period, then for the kill: this much on top of it.
 const STOP_MARGIN: Duration = Duration::from_secs(30);
 
-/// The Docker engine, as the `docker` command reaches it.
-#[derive(Debug)]
+/// The Docker engine, as the `docker` command reaches it. Clones share their tasks.
+#[derive(Clone, Debug)]
 pub struct Docker {
     program: String,
     /// `LABEL=<value>` on every container this platform starts.
     owner: String,
     /// Task id → container id, for the tasks this platform started.
-    containers: Mutex<HashMap<String, String>>,
+    containers: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Docker {
@@ -40,7 +45,7 @@ impl Docker {
             // DOCKER names another client, e.g. a full path; `docker` from PATH otherwise.
             program: std::env::var("DOCKER").unwrap_or_else(|_| "docker".into()),
             owner: format!("{LABEL}={owner}"),
-            containers: Mutex::new(HashMap::new()),
+            containers: Arc::default(),
         }
     }
 
