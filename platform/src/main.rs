@@ -80,7 +80,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let stop = stop_signal()?;
 
     let docker = Docker::new(&cli.port.to_string());
-    let engine = docker.check().await.map_err(|error| {
+    let (engine, desktop) = docker.check().await.map_err(|error| {
         format!(
             "{error}. Start Docker (Docker Desktop, or `systemctl start docker`) and try again."
         )
@@ -116,6 +116,14 @@ async fn run(cli: Cli) -> Result<(), String> {
         "Docker engine {engine}: tasks run with --net=host as TASK_HOST={}",
         cli.task_host
     );
+    if desktop {
+        // Docker Desktop runs containers in a VM: --net=host reaches this machine only with
+        // host networking turned on (Docker Desktop 4.34 and later).
+        println!(
+            "Docker Desktop: turn on Settings > Resources > Network > Enable host networking, \
+             or no task can be reached (see docs/platform.md)."
+        );
+    }
     println!("Singularity API: http://localhost:{}/singularity", cli.port);
     println!("Page:            http://localhost:{}/", cli.port);
     println!(

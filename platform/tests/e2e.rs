@@ -418,18 +418,24 @@ fn stopped_with_sigint_or_crashed_it_leaves_no_container() {
 
 #[test]
 fn without_docker_it_says_so_in_one_line_and_exits_1() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_platform"))
-        .args(["--port", "0"])
-        .env("DOCKER", "/nonexistent/docker")
-        .output()
-        .expect("the platform runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with("platform: no Docker engine answers"),
-        "{stderr}"
-    );
+    // No docker command at all, and a command but no engine.
+    for (name, value) in [
+        ("DOCKER", "/nonexistent/docker"),
+        ("DOCKER_HOST", "unix:///nonexistent/docker.sock"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_platform"))
+            .args(["--port", "0"])
+            .env(name, value)
+            .output()
+            .expect("the platform runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("platform: no Docker engine answers"),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

@@ -49,16 +49,22 @@ impl Docker {
         }
     }
 
-    /// Checks that an engine answers; `Err` says why not, in one line.
-    pub async fn check(&self) -> Result<String, String> {
-        let version = self
+    /// Checks that an engine answers: its version, and whether it is Docker Desktop's (whose
+    /// host network needs a setting, see the platform's docs). `Err` says why not, in one line.
+    pub async fn check(&self) -> Result<(String, bool), String> {
+        let info = self
             .call(
-                &["version", "--format", "{{.Server.Version}}"],
+                &[
+                    "info",
+                    "--format",
+                    "{{.ServerVersion}}|{{.OperatingSystem}}",
+                ],
                 CALL_TIMEOUT,
             )
             .await
             .map_err(|error| format!("no Docker engine answers ({error})"))?;
-        Ok(version.trim().to_string())
+        let (version, system) = info.trim().split_once('|').unwrap_or((info.trim(), ""));
+        Ok((version.to_string(), system.contains("Docker Desktop")))
     }
 
     /// Removes every container carrying this platform's label, running or not: what a
