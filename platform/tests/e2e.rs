@@ -203,15 +203,7 @@ fn step_09_is_discovered_and_a_redeploy_switches_without_a_broken_request() {
     };
     // A second tag of the same image: the redeploy of a new build.
     docker(&["tag", STEP_09, "hello-mesos:step-09-again"]).expect("docker tag");
-    // config/local as committed, announcing to this platform's discovery port.
-    let tree = ConfigTree::workshop();
-    for file in ["singularity-request.json", "singularity.json"] {
-        let text = std::fs::read_to_string(root().join("config/local").join(file)).expect(file);
-        tree.write(&format!("config/local/{file}"), &text);
-    }
-    tree.edit("config/local/singularity.json", |deploy| {
-        deploy["env"]["DISCOVERY_HOST"] = format!("127.0.0.1:{}", platform.discovery.port()).into();
-    });
+    let tree = local_config(&platform);
 
     otpl_deploy_local(&platform, tree.path(), "step-09-discovery")
         .assert()
@@ -291,6 +283,20 @@ fn step_09_is_discovered_and_a_redeploy_switches_without_a_broken_request() {
             "{uri} unannounced at {left} ns, its container exited at {exit} ns"
         );
     }
+}
+
+/// A repository root holding `config/local` as committed, announcing to `platform`'s
+/// discovery port instead of the default 8090.
+fn local_config(platform: &Platform) -> ConfigTree {
+    let tree = ConfigTree::workshop();
+    for file in ["singularity-request.json", "singularity.json"] {
+        let text = std::fs::read_to_string(root().join("config/local").join(file)).expect(file);
+        tree.write(&format!("config/local/{file}"), &text);
+    }
+    tree.edit("config/local/singularity.json", |deploy| {
+        deploy["env"]["DISCOVERY_HOST"] = format!("localhost:{}", platform.discovery.port()).into();
+    });
+    tree
 }
 
 /// Waits until `/watch` lists each of `tasks` (by its host:port); returns their URIs.
@@ -460,4 +466,23 @@ fn the_page_shows_a_deploys_state_and_a_tasks_log_line_in_a_browser() {
     for part in ["SUCCEEDED", line.as_str(), "hello-mesos:step-07-health"] {
         assert!(dom.contains(part), "{part:?} missing from the page:\n{dom}");
     }
+}
+
+#[test]
+#[ignore = "needs Docker and the steps' images: see the top of this file"]
+fn the_laptop_commands_of_pages_06_to_09_print_what_they_show() {
+    let Some(platform) = Platform::start_for(&[STEP_04, STEP_07, STEP_09]) else {
+        return;
+    };
+    let tree = local_config(&platform);
+    let dir = tree.path();
+    harness::run_session(&platform, dir, "06-manual-deploy.md", "06-deploy");
+    platform.result("hello-mesos", "manual_4");
+    harness::run_session(&platform, dir, "06-manual-deploy.md", "06-result");
+    harness::run_session(&platform, dir, "07-health.md", "07-deploy");
+    platform.result("hello-mesos", "manual_7");
+    harness::run_session(&platform, dir, "07-health.md", "07-result");
+    harness::run_session(&platform, dir, "08-deploy-config.md", "08");
+    harness::run_session(&platform, dir, "09-discovery.md", "09-deploy");
+    harness::run_session(&platform, dir, "09-discovery.md", "09-redeploy");
 }
