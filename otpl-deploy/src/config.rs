@@ -38,6 +38,21 @@ pub fn read(environment: &str, docker_repo: Option<&str>) -> Result<Config, Erro
             "\"id\" must be the request's name, e.g. \"hello-mesos-alice\"",
         ));
     };
+    // Singularity's rule for request ids (`SingularityValidator`); a placeholder is
+    // reported on its own below.
+    let valid_id = request_id.len() <= 100
+        && request_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_id && placeholder_in(request_id).is_none() {
+        return Err(invalid(
+            &request_file,
+            &format!(
+                "\"id\" {request_id:?} is not a request id Singularity accepts: letters, digits, \
+                 _ and - only, at most 100 characters"
+            ),
+        ));
+    }
     match &deploy["requestId"] {
         Value::String(id) if id == request_id => {}
         Value::Null => {

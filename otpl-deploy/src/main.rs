@@ -2,7 +2,7 @@
 //! step 8 does with OpenTable's deploy scripts. Settings come from `config/ENV/` and `docker-repo`.
 //!
 //! Run it from the repository root:
-//!   SINGULARITY_URL=http://singularity.example.com/singularity cargo run -p otpl-deploy -- pp-sf 42
+//!   SINGULARITY_URL=https://singularity.example.com/singularity cargo run -p otpl-deploy -- pp-sf 42
 //! See what it would send, without sending anything:
 //!   cargo run -p otpl-deploy -- --dry-run pp-sf 42
 
@@ -24,8 +24,9 @@ use singularity::Singularity;
 /// Deploy this repository's Docker image to Singularity, with the settings in config/ENV/.
 ///
 /// Run it from the repository root. Singularity's base URL comes from SINGULARITY_URL,
-/// e.g. http://singularity.example.com/singularity. Exit codes: 0 deployed, 1 the deploy
-/// or Singularity failed, 2 the configuration or the command line is wrong.
+/// e.g. https://singularity.example.com/singularity; SINGULARITY_TOKEN, when set, is sent as
+/// a bearer token. Exit codes: 0 deployed, 1 the deploy or Singularity failed, 2 the
+/// configuration or the command line is wrong.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
@@ -89,15 +90,20 @@ fn run(cli: &Cli) -> Result<(), Error> {
     let image = deploy::image(cli.registry.as_deref(), &config.docker_repo, &cli.tag)?;
     let deploy = deploy::build(&config.deploy, &cli.environment, &image, &cli.tag);
     let deploy_id = deploy["id"].as_str().unwrap_or_default().to_string();
-    let mut deploy_request = json!({ "deploy": deploy, "unpauseOnSuccessfulDeploy": false });
-    if let Ok(user) = env::var("USER") {
-        deploy_request["user"] = Value::String(user);
-    }
+    let deploy_request = json!({
+        "deploy": deploy,
+        "unpauseOnSuccessfulDeploy": false,
+        "message": message(&cli.tag, env::var("USER").ok().as_deref()),
+    });
+    let token = env::var("SINGULARITY_TOKEN").ok().filter(|t| !t.is_empty());
 
     if cli.dry_run {
         // Placeholders are fine here: the point of a dry run is to see the result.
         for placeholder in &config.placeholders {
             eprintln!("note: {placeholder}");
+        }
+        if token.is_some() {
+            eprintln!("note: SINGULARITY_TOKEN is set: sent as a bearer token (not shown)");
         }
         let base = env::var("SINGULARITY_URL").unwrap_or_else(|_| "$SINGULARITY_URL".into());
         let base = base.trim_end_matches('/');
@@ -111,11 +117,20 @@ fn run(cli: &Cli) -> Result<(), Error> {
         )));
     }
 
-    let singularity = Singularity::new(&base_url()?, deadline)?;
+    let singularity = Singularity::new(&base_url()?, token.as_deref(), deadline)?;
     singularity.save_request(&config.request, &config.request_id)?;
-    singularity.start_deploy(&deploy_request, &config.request_id, &deploy_id, &image)?;
+    singularity.start_deploy(&deploy_request, &deploy_id, &image)?;
     let result = singularity.follow(&config.request_id, &deploy_id, cli.poll)?;
     deploy::outcome(&result, &config.request_id, &deploy_id, &image)
+}
+
+/// The deploy's `message`, which Singularity shows beside it: the tag, and who deployed
+/// when `USER` says (Singularity itself knows the user only from authentication).
+fn message(tag: &str, user: Option<&str>) -> String {
+    match user.filter(|user| !user.is_empty()) {
+        Some(user) => format!("otpl-deploy of tag {tag} by {user}"),
+        None => format!("otpl-deploy of tag {tag}"),
+    }
 }
 
 /// Singularity's base URL, from `SINGULARITY_URL`, without a trailing slash.
@@ -124,14 +139,13 @@ fn base_url() -> Result<String, Error> {
     if url.is_empty() {
         return Err(Error::Config(
             "SINGULARITY_URL not set: Singularity's base URL, \
-             e.g. http://singularity.example.com/singularity"
+             e.g. https://singularity.example.com/singularity"
                 .into(),
         ));
     }
-    // Without TLS (no OpenSSL, a lean build), only plain HTTP can be spoken.
-    if !url.starts_with("http://") {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(Error::Config(format!(
-            "SINGULARITY_URL is not an http:// URL: {url:?}"
+            "SINGULARITY_URL is not an https:// or http:// URL: {url:?}"
         )));
     }
     Ok(url.trim_end_matches('/').to_string())

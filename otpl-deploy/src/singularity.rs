@@ -1,7 +1,9 @@
 //! The part of Singularity's HTTP API a deploy needs: save the request, start the deploy,
-//! follow it to its end.
+//! follow it to its end. Every answer is checked against what the API promises: a status or
+//! a body that is not that is an error naming the call and what came back.
 
 use std::{
+    io::Read,
     thread,
     time::{Duration, Instant},
 };
@@ -9,7 +11,8 @@ use std::{
 use reqwest::{
     Method, StatusCode,
     blocking::{Client, Response},
-    header::CONTENT_TYPE,
+    header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION},
+    redirect,
 };
 use serde_json::Value;
 
@@ -18,88 +21,146 @@ use crate::Error;
 /// The longest any one call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A deploy's end: its state and Singularity's explanation.
+/// The most of an answer's body that is read. Singularity's largest answer here, a request
+/// with its deploys, is a few kilobytes; anything beyond this is not Singularity talking.
+pub const BODY_LIMIT: usize = 1 << 20;
+
+/// How many history polls in a row may answer 404 before the deploy counts as not found.
+/// Singularity records the deploy before `POST /api/deploys` answers, so even one is odd;
+/// a few allow for a replica that lags behind.
+const NOT_FOUND_POLLS: usize = 3;
+
+/// A finished deploy: its state, Singularity's explanation, and each task's cause.
 pub struct DeployResult {
     pub state: String,
+    pub message: String,
+    pub failures: Vec<DeployFailure>,
+}
+
+/// One entry of `deployFailures`.
+pub struct DeployFailure {
+    pub reason: String,
+    pub task_id: String,
     pub message: String,
 }
 
 pub struct Singularity {
     base: String,
     client: Client,
+    /// `Bearer …` from `SINGULARITY_TOKEN`, marked sensitive: never shown.
+    token: Option<HeaderValue>,
     /// When to give up, whatever is in progress.
     deadline: Instant,
 }
 
+/// One answer: status, content type and body (at most [`BODY_LIMIT`] bytes of it).
+struct Answer {
+    call: String,
+    status: StatusCode,
+    content_type: String,
+    location: Option<String>,
+    body: String,
+}
+
 impl Singularity {
-    /// A client for the API at `base` (e.g. `http://singularity.example.com/singularity`).
-    pub fn new(base: &str, deadline: Instant) -> Result<Singularity, Error> {
+    /// A client for the API at `base` (e.g. `https://singularity.example.com/singularity`),
+    /// sending `token` as a bearer token when there is one.
+    pub fn new(base: &str, token: Option<&str>, deadline: Instant) -> Result<Singularity, Error> {
         // Singularity is inside the datacentre: a proxy set for the outside world must not
-        // be used to reach it.
+        // be used to reach it. A redirect is never followed: a 302 to a POST would be
+        // followed as a GET without a body, and its 200 taken for the POST's.
         let client = Client::builder()
             .no_proxy()
+            .redirect(redirect::Policy::none())
             .connect_timeout(CALL_TIMEOUT)
             .build()
             .map_err(|err| Error::Deploy(format!("Cannot make an HTTP client: {err}")))?;
+        let token = match token {
+            Some(token) => {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                        Error::Config(
+                            "SINGULARITY_TOKEN holds characters a header cannot carry".into(),
+                        )
+                    })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            None => None,
+        };
         Ok(Singularity {
             base: base.to_string(),
             client,
+            token,
             deadline,
         })
     }
 
     /// Creates the request, or updates it (`POST /api/requests`).
     pub fn save_request(&self, request: &Value, request_id: &str) -> Result<(), Error> {
-        let (call, response) = self.call(Method::POST, "/api/requests", Some(request))?;
-        ok_or_fail(&call, response)?;
+        let answer = self.call(Method::POST, "/api/requests", Some(request))?;
+        answer.parent()?;
         println!("Saved request {request_id}");
         Ok(())
     }
 
-    /// Starts the deploy (`POST /api/deploys`); Singularity allows one at a time per request.
+    /// Starts the deploy (`POST /api/deploys`). A refusal (409: one already pending, the
+    /// request paused, deploys disabled; 400: invalid) is reported with Singularity's message.
     pub fn start_deploy(
         &self,
         deploy_request: &Value,
-        request_id: &str,
         deploy_id: &str,
         image: &str,
     ) -> Result<(), Error> {
-        let (call, response) = self.call(Method::POST, "/api/deploys", Some(deploy_request))?;
-        if response.status() == StatusCode::CONFLICT {
-            return Err(Error::Deploy(format!(
-                "A deploy is already in progress for request {request_id}: let it finish, or \
-                 cancel it in Singularity, then deploy again ({})",
-                excerpt(response)
-            )));
-        }
-        ok_or_fail(&call, response)?;
+        let answer = self.call(Method::POST, "/api/deploys", Some(deploy_request))?;
+        answer.parent()?;
         println!("Started deploy {deploy_id} of {image}");
         Ok(())
     }
 
-    /// Looks at the deploy every `poll` until it ends, printing each change of state.
+    /// Follows the deploy every `poll` until it ends: its live state from the request's
+    /// `pendingDeployState`, printed at each change, and its outcome from the history.
     pub fn follow(
         &self,
         request_id: &str,
         deploy_id: &str,
         poll: Duration,
     ) -> Result<DeployResult, Error> {
-        let path = format!("/api/history/request/{request_id}/deploy/{deploy_id}");
-        let mut last = String::new();
+        let history = format!("/api/history/request/{request_id}/deploy/{deploy_id}");
+        let request = format!("/api/requests/request/{request_id}");
+        let (mut last, mut not_found) = (String::new(), 0);
         loop {
-            let state = self.deploy_result(&path)?;
-            let name = state.as_ref().map_or("pending", |s| s.state.as_str());
-            if name != last {
-                println!("Deploy {deploy_id}: {name}");
-                last = name.to_string();
-            }
-            if let Some(result) =
-                state.filter(|s| !matches!(s.state.as_str(), "WAITING" | "CANCELING"))
-            {
-                return Ok(result);
+            let answer = self.call(Method::GET, &history, None)?;
+            if answer.status == StatusCode::NOT_FOUND {
+                not_found += 1;
+                if not_found >= NOT_FOUND_POLLS {
+                    return Err(Error::Deploy(format!(
+                        "Deploy {deploy_id} of {request_id} not found: {} answered 404 Not Found \
+                         {not_found} times in a row: {}",
+                        answer.call,
+                        answer.message()
+                    )));
+                }
+            } else {
+                not_found = 0;
+                let history = answer.object("deployMarker")?;
+                if let Some(result) = deploy_result(&history["deployResult"]) {
+                    if result.state != last {
+                        println!("Deploy {deploy_id}: {}", result.state);
+                    }
+                    return Ok(result);
+                }
+                let parent = self.call(Method::GET, &request, None)?.parent()?;
+                if let Some(state) = live_state(&parent, deploy_id)
+                    && state != last
+                {
+                    println!("Deploy {deploy_id}: {state}");
+                    last = state;
+                }
             }
             // Stop when the next look would come too late.
             if Instant::now() + poll > self.deadline {
+                let last = if last.is_empty() { "pending" } else { &last };
                 return Err(Error::Deploy(format!(
                     "Deploy {deploy_id} of {request_id} still {last} when the time ran out \
                      (--timeout); it goes on in Singularity"
@@ -109,31 +170,9 @@ impl Singularity {
         }
     }
 
-    /// The deploy's result, or `None` while it is pending: Singularity answers 404 until it
-    /// records the deploy in its history, and leaves out `deployResult` until the deploy ends.
-    fn deploy_result(&self, path: &str) -> Result<Option<DeployResult>, Error> {
-        let (call, response) = self.call(Method::GET, path, None)?;
-        if response.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let body = ok_or_fail(&call, response)?;
-        let history: Value = serde_json::from_str(&body)
-            .map_err(|err| Error::Deploy(format!("{call}: the answer is not JSON: {err}")))?;
-        let result = &history["deployResult"];
-        Ok(result["deployState"].as_str().map(|state| DeployResult {
-            state: state.to_string(),
-            message: result["message"].as_str().unwrap_or_default().to_string(),
-        }))
-    }
-
-    /// One call, bounded by [`CALL_TIMEOUT`] and by the deadline. Returns the call as text
-    /// (`POST http://...`) with the answer, whatever its status; fails when there is none.
-    fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<(String, Response), Error> {
+    /// One call, bounded by [`CALL_TIMEOUT`] and by the deadline, its body by [`BODY_LIMIT`].
+    /// Fails when there is no answer; any status is returned.
+    fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Answer, Error> {
         let url = format!("{}{path}", self.base);
         let call = format!("{method} {url}");
         let left = self.deadline.saturating_duration_since(Instant::now());
@@ -142,56 +181,190 @@ impl Singularity {
                 "{call}: the time ran out (--timeout)"
             )));
         }
-        let mut request = self
-            .client
-            .request(method, &url)
-            .timeout(left.min(CALL_TIMEOUT));
+        let limit = left.min(CALL_TIMEOUT);
+        let mut request = self.client.request(method, &url).timeout(limit);
+        if let Some(token) = &self.token {
+            request = request.header(AUTHORIZATION, token.clone());
+        }
         if let Some(body) = body {
             request = request
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        match request.send() {
-            Ok(response) => Ok((call, response)),
-            Err(err) if err.is_timeout() => Err(Error::Deploy(format!(
-                "{call}: no answer within {:.1} s",
-                left.min(CALL_TIMEOUT).as_secs_f64()
+        let failed = |err: reqwest::Error| {
+            if err.is_timeout() {
+                Error::Deploy(format!(
+                    "{call}: no whole answer within {:.1} s",
+                    limit.as_secs_f64()
+                ))
+            } else {
+                Error::Deploy(format!("{call}: {}", root_cause(&err)))
+            }
+        };
+        let response = request.send().map_err(failed)?;
+        let header = |response: &Response, name| {
+            response
+                .headers()
+                .get(name)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        };
+        let (status, content_type) = (response.status(), header(&response, CONTENT_TYPE));
+        let location = header(&response, LOCATION);
+        let mut bytes = Vec::new();
+        // The client's timeout covers the body too: an endless answer ends at the limit of
+        // size or time, whichever comes first.
+        let read = response.take(BODY_LIMIT as u64 + 1).read_to_end(&mut bytes);
+        if let Err(err) = read {
+            let cause = match err
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<reqwest::Error>())
+            {
+                Some(err) if err.is_timeout() => {
+                    format!("no whole answer within {:.1} s", limit.as_secs_f64())
+                }
+                _ => format!("reading the answer: {}", root_cause(&err)),
+            };
+            return Err(Error::Deploy(format!(
+                "{call} answered {status}, then {cause}"
+            )));
+        }
+        if bytes.len() > BODY_LIMIT {
+            return Err(Error::Deploy(format!(
+                "{call} answered {status} with more than {} KiB: not Singularity's API",
+                BODY_LIMIT / 1024
+            )));
+        }
+        Ok(Answer {
+            call,
+            status,
+            content_type: content_type.unwrap_or_default(),
+            location,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+}
+
+impl Answer {
+    /// A SingularityRequestParent, which both POSTs and the request's GET answer with.
+    fn parent(self) -> Result<Value, Error> {
+        self.object("request")
+    }
+
+    /// The body of a 200 that must be a JSON object with `field`; anything else is an error
+    /// naming the call and what came back.
+    fn object(self, field: &str) -> Result<Value, Error> {
+        if self.status != StatusCode::OK {
+            return Err(Error::Deploy(self.refusal()));
+        }
+        match serde_json::from_str::<Value>(&self.body) {
+            Ok(value) if value.get(field).is_some() => Ok(value),
+            _ => Err(Error::Deploy(format!(
+                "{} answered {} with {}, not Singularity's JSON: {}",
+                self.call,
+                self.status,
+                if self.content_type.is_empty() {
+                    "no content type"
+                } else {
+                    &self.content_type
+                },
+                excerpt(&self.body)
             ))),
-            Err(err) => Err(Error::Deploy(format!("{call}: {}", root_cause(&err)))),
+        }
+    }
+
+    /// An answer that is not a 200: the status and Singularity's message, or where a
+    /// redirect pointed.
+    fn refusal(&self) -> String {
+        if self.status.is_redirection() {
+            return format!(
+                "{} answered {}, to {}: redirects are not followed; set SINGULARITY_URL to \
+                 the API's own address",
+                self.call,
+                self.status,
+                self.location.as_deref().unwrap_or("nowhere")
+            );
+        }
+        format!("{} answered {}: {}", self.call, self.status, self.message())
+    }
+
+    /// What the server said: the `message` of Dropwizard's `{"code", "message"}`, or the
+    /// plain text of Singularity's 400s.
+    fn message(&self) -> String {
+        match serde_json::from_str::<Value>(&self.body) {
+            Ok(Value::Object(error)) if error.get("message").is_some_and(Value::is_string) => {
+                excerpt(error["message"].as_str().unwrap_or_default())
+            }
+            _ => excerpt(&self.body),
         }
     }
 }
 
-/// The body of a 2xx answer; any other status fails with the call, the status and what
-/// Singularity said.
-fn ok_or_fail(call: &str, response: Response) -> Result<String, Error> {
-    let status = response.status();
-    if status.is_success() {
-        return response
-            .text()
-            .map_err(|err| Error::Deploy(format!("{call}: {}", root_cause(&err))));
-    }
-    Err(Error::Deploy(format!(
-        "{call} answered {status}: {}",
-        excerpt(response)
-    )))
+/// `deployResult`, once the deploy has one.
+fn deploy_result(result: &Value) -> Option<DeployResult> {
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    let state = result["deployState"].as_str()?;
+    let failures = result["deployFailures"]
+        .as_array()
+        .map_or(Vec::new(), |failures| {
+            failures
+                .iter()
+                .map(|failure| {
+                    // A SingularityTaskId is an object whose `id` is the task's name.
+                    let task = &failure["taskId"];
+                    DeployFailure {
+                        reason: text(&failure["reason"]),
+                        task_id: task["id"]
+                            .as_str()
+                            .map_or_else(|| text(task), str::to_string),
+                        message: excerpt(failure["message"].as_str().unwrap_or_default()),
+                    }
+                })
+                .collect()
+        });
+    Some(DeployResult {
+        state: state.to_string(),
+        message: excerpt(&text(&result["message"])),
+        failures,
+    })
 }
 
-/// The start of an answer's body on one line: Singularity explains its refusals there.
-fn excerpt(response: Response) -> String {
-    let body = response.text().unwrap_or_default();
-    let line = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    match line.char_indices().nth(200) {
+/// The deploy's live state from a SingularityRequestParent: `WAITING` or `CANCELING`, with
+/// the instances running out of those wanted when Singularity says. `None` once the request
+/// no longer shows it pending: it has just ended, and the history has its result.
+fn live_state(parent: &Value, deploy_id: &str) -> Option<String> {
+    let pending = &parent["pendingDeployState"];
+    if pending["deployMarker"]["deployId"] != deploy_id {
+        return None;
+    }
+    let state = pending["currentDeployState"].as_str()?;
+    let progress = &pending["deployProgress"];
+    Some(
+        match (
+            progress["currentActiveInstances"].as_u64(),
+            progress["targetActiveInstances"].as_u64(),
+        ) {
+            (Some(active), Some(target)) => {
+                format!("{state} ({active} of {target} instances running)")
+            }
+            _ => state.to_string(),
+        },
+    )
+}
+
+/// Text on one line, at most 1000 characters: a server's message, or the start of a body.
+fn excerpt(text: &str) -> String {
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(1000) {
         Some((cut, _)) => format!("{}…", &line[..cut]),
         None if line.is_empty() => "(no message)".into(),
         None => line,
     }
 }
 
-/// The innermost cause of an HTTP error, e.g. `Connection refused (os error 111)`: the
-/// outer layers only repeat the URL.
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
+/// The innermost cause of an error, e.g. `Connection refused (os error 111)`: the outer
+/// layers only repeat the URL.
+fn root_cause(err: &dyn std::error::Error) -> String {
+    let mut cause = err;
     while let Some(source) = cause.source() {
         cause = source;
     }

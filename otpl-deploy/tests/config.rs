@@ -1,26 +1,24 @@
 //! `otpl-deploy` with settings it must refuse: exit code 2, one line naming the file and the
 //! problem, and nothing sent to Singularity.
 
+use platform::runtime::simulated::LocalSingularity;
 use serde_json::json;
 use test_support::{
-    singularity::{ConfigTree, Script, Singularity, command, fails, mentions},
+    misbehaving::{Misbehaving, Misbehaviour},
+    singularity::{ConfigTree, command, fails, mentions},
     step_bin,
 };
 
 /// Runs a deploy of `args` in `tree` that must be refused, and returns the message.
 fn refused(tree: &ConfigTree, args: &[&str]) -> String {
-    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
-    let url = singularity.url();
+    // A server that records whatever it receives: it must receive nothing.
+    let server = Misbehaving::start(Misbehaviour::Answer(500, "text/plain", "no".into()));
+    let url = server.url();
     let line = fails(
         command(step_bin!(), tree.path(), &[("SINGULARITY_URL", &url)], args),
         2,
     );
-    assert_eq!(
-        singularity.requests().len(),
-        0,
-        "{:?}",
-        singularity.requests()
-    );
+    assert!(server.received().is_empty(), "{:?}", server.received());
     line
 }
 
@@ -169,7 +167,7 @@ fn angle_brackets_that_are_no_placeholder_are_fine() {
     tree.edit(DEPLOY_FILE, |deploy| {
         deploy["env"]["NOTE"] = json!("a < b > c, <>")
     });
-    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
     let url = singularity.url();
     let env = [("SINGULARITY_URL", url.as_str())];
     command(
@@ -232,5 +230,22 @@ fn poll_and_timeout_are_positive_seconds() {
         .code(2);
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
         mentions(&stderr, &["not a positive number of seconds"]);
+    }
+}
+
+#[test]
+fn a_request_id_singularity_would_refuse_is_a_config_error() {
+    for id in ["alice.smith", "hello mesos", &"a".repeat(101)] {
+        let tree = ConfigTree::workshop();
+        tree.edit(REQUEST_FILE, |request| request["id"] = json!(id));
+        tree.edit(DEPLOY_FILE, |deploy| deploy["requestId"] = json!(id));
+        let line = refused(&tree, &["pp-sf", "42"]);
+        assert_eq!(
+            line,
+            format!(
+                "{REQUEST_FILE}: \"id\" {id:?} is not a request id Singularity accepts: \
+                 letters, digits, _ and - only, at most 100 characters"
+            )
+        );
     }
 }

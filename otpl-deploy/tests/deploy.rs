@@ -1,21 +1,20 @@
-//! `otpl-deploy` against a stand-in for Singularity: what it posts, how it follows the
-//! deploy to its end, and what each ending means (exit code and message).
+//! `otpl-deploy` against Singularity's own model (the practice platform's, with simulated
+//! tasks chosen by the image's tag): what it posts, how it follows the deploy through the
+//! request's live state to the history's result, and what each ending prints and exits with.
 
 use assert_cmd::Command;
+use platform::runtime::simulated::LocalSingularity;
 use serde_json::{Value, json};
 use test_support::{
-    singularity::{
-        self, CONFLICT_MESSAGE, ConfigTree, Poll, Script, Singularity, command, fails, mentions,
-        unreachable_url,
-    },
+    singularity::{self, ConfigTree, command, fails, fails_saying, mentions},
     step_bin,
 };
 
-/// `otpl-deploy --poll 0.05 [extra] pp-sf 42` in `tree`, against Singularity at `url`.
-fn deploy(url: &str, tree: &ConfigTree, extra: &[&str]) -> Command {
+/// `otpl-deploy --poll 0.05 [extra] pp-sf TAG` in `tree`, against Singularity at `url`.
+fn deploy(url: &str, tree: &ConfigTree, extra: &[&str], tag: &str) -> Command {
     let mut args = vec!["--poll", "0.05"];
     args.extend(extra);
-    args.extend(["pp-sf", "42"]);
+    args.extend(["pp-sf", tag]);
     command(
         step_bin!(),
         tree.path(),
@@ -28,30 +27,66 @@ fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The id of the deploy the tool started, from its "Started deploy …" line.
+fn started_deploy(out: &str) -> String {
+    out.lines()
+        .find_map(|line| line.strip_prefix("Started deploy "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no deploy started: {out}"))
+        .to_string()
+}
+
+/// The model's stored request and the history of `deploy_id`.
+fn stored(singularity: &LocalSingularity, deploy_id: &str) -> (Value, Value) {
+    let get = |path: &str| -> Value {
+        let url = format!("{}{path}", singularity.url());
+        let body = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .get(&url)
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_else(|err| panic!("GET {url}: {err}"));
+        serde_json::from_str(&body).unwrap_or_else(|err| panic!("{err}: {body}"))
+    };
+    (
+        get("/api/requests/request/hello-mesos-alice"),
+        get(&format!(
+            "/api/history/request/hello-mesos-alice/deploy/{deploy_id}"
+        )),
+    )
+}
+
+/// Deploys `tag` with the workshop's settings; the run must fail (exit 1): what it printed
+/// on stderr.
+fn failed_deploy(singularity: &LocalSingularity, tag: &str) -> String {
+    let tree = ConfigTree::workshop();
+    fails_saying(deploy(&singularity.url(), &tree, &[], tag), 1)
+}
+
 #[test]
-fn posts_the_request_then_the_deploy_and_follows_it_to_success() {
-    let singularity = Singularity::start(Script::ends("SUCCEEDED", "Deploy succeeded"));
+fn saves_the_request_then_deploys_and_follows_it_to_success() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
     let assert = deploy(
         &singularity.url(),
         &tree,
         &["--registry", "docker.example.com"],
+        "42",
     )
     .assert()
     .code(0);
     let out = stdout(assert.get_output());
+    let id = started_deploy(&out);
 
-    // The request goes as it is in the file.
-    let request: Value = serde_json::from_str(&singularity::request()).unwrap();
-    assert_eq!(singularity.posted("/api/requests"), vec![request]);
-
-    // The deploy: the user's fields, plus what Singularity needs.
-    let posted = singularity.posted("/api/deploys");
-    assert_eq!(posted.len(), 1, "one deploy posted");
-    let id = posted[0]["deploy"]["id"]
-        .as_str()
-        .expect("a deploy id")
-        .to_string();
+    // The request as it is in the file; the deploy with the user's fields, plus what
+    // Singularity needs.
+    let (parent, history) = stored(&singularity, &id);
+    let mut request: Value = serde_json::from_str(&singularity::request()).unwrap();
+    request["requestType"] = json!("WORKER");
+    assert_eq!(parent["request"], request);
+    assert_eq!(parent["activeDeploy"]["id"], id);
     let mut expected: Value = serde_json::from_str(&singularity::deploy()).unwrap();
     expected["id"] = json!(id);
     expected["containerInfo"] = json!({
@@ -59,41 +94,42 @@ fn posts_the_request_then_the_deploy_and_follows_it_to_success() {
         "docker": { "image": "docker.example.com/alice/hello-mesos:42", "network": "HOST" },
     });
     expected["healthcheckUri"] = json!("/health");
+    // Singularity converts the deprecated field.
+    expected["healthcheck"] = json!({ "uri": "/health" });
     expected["env"]["OT_ENV"] = json!("pp-sf");
+    assert_eq!(history["deploy"], expected);
     assert_eq!(
-        posted[0],
-        json!({ "deploy": expected, "unpauseOnSuccessfulDeploy": false, "user": "alice" })
+        history["deployMarker"]["message"],
+        "otpl-deploy of tag 42 by alice"
     );
+    assert_eq!(history["deployResult"]["deployState"], "SUCCEEDED");
 
-    // In that order, then polls of this deploy's history until it ends, and no more.
-    let calls: Vec<String> = singularity
-        .requests()
-        .iter()
-        .map(|r| format!("{} {}", r.method, r.path))
-        .collect();
-    let poll = format!("GET /singularity/api/history/request/hello-mesos-alice/deploy/{id}");
-    let mut expected_calls = vec![
-        "POST /singularity/api/requests".to_string(),
-        "POST /singularity/api/deploys".to_string(),
-    ];
-    expected_calls.extend(vec![poll; 4]);
-    assert_eq!(calls, expected_calls);
+    // Two instances ran, each with the deploy's environment.
+    let started = singularity.simulated().started();
+    assert_eq!(started.len(), 2);
+    assert!(started[0].env.contains(&("OT_ENV".into(), "pp-sf".into())));
 
-    // Each change of state once: 404 and "no result yet" are both pending.
+    // The live state while it waited, then its end; each change once.
     let states: Vec<&str> = out
         .lines()
         .filter_map(|l| l.strip_prefix(&format!("Deploy {id}: ")))
         .collect();
-    assert_eq!(states, ["pending", "WAITING", "SUCCEEDED"], "{out}");
+    assert_eq!(states.last(), Some(&"SUCCEEDED"), "{out}");
+    for state in &states[..states.len() - 1] {
+        assert!(state.starts_with("WAITING ("), "{out}");
+    }
+    let mut unique = states.clone();
+    unique.dedup();
+    assert_eq!(unique, states, "{out}");
     assert!(
-        out.contains("Deployed docker.example.com/alice/hello-mesos:42 to hello-mesos-alice"),
+        out.ends_with("Deployed docker.example.com/alice/hello-mesos:42 to hello-mesos-alice\n"),
         "{out}"
     );
 }
 
 #[test]
 fn never_replaces_a_field_the_user_set() {
-    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
     tree.edit("config/pp-sf/singularity.json", |deploy| {
         deploy["id"] = json!("mine.1");
@@ -102,9 +138,15 @@ fn never_replaces_a_field_the_user_set() {
         deploy["env"]["OT_ENV"] = json!("custom");
         deploy["healthcheckUri"] = json!("/ready");
     });
-    deploy(&singularity.url(), &tree, &[]).assert().code(0);
+    // The simulated app answers /health only: a check of /ready fails, as it should.
+    let stderr = fails_saying(deploy(&singularity.url(), &tree, &[], "42"), 1);
+    mentions(
+        &stderr,
+        &["Deploy mine.1 of hello-mesos-alice ended FAILED"],
+    );
 
-    let posted = &singularity.posted("/api/deploys")[0]["deploy"];
+    let (_, history) = stored(&singularity, "mine.1");
+    let posted = &history["deploy"];
     assert_eq!(posted["id"], "mine.1");
     // Fields missing from the user's objects are still added.
     assert_eq!(
@@ -115,109 +157,189 @@ fn never_replaces_a_field_the_user_set() {
     assert_eq!(posted["env"]["OT_ENV"], "custom");
     assert_eq!(posted["env"]["SERVICE_TYPE"], "hello-mesos-alice");
     assert_eq!(posted["healthcheckUri"], "/ready");
-    assert_eq!(singularity.polls().len(), 4, "followed deploy mine.1");
+}
+
+#[test]
+fn never_healthy_prints_each_tasks_failure_and_the_health_hint() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    let stderr = failed_deploy(&singularity, "no-health");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    mentions(
+        lines[0],
+        &["of hello-mesos-alice ended FAILED: Not all tasks for deploy were healthy"],
+    );
+    for (line, instance) in lines[1..3].iter().zip(["1", "2"]) {
+        mentions(
+            line,
+            &[
+                "  TASK_FAILED_HEALTH_CHECKS hello-mesos-alice-no_health_",
+                &format!(
+                    ": Instance {instance} has not responded to healthchecks after running for 00:01."
+                ),
+            ],
+        );
+    }
+    mentions(lines[3], &["Likely cause", "GET /health", "PORT0", "2xx"]);
 }
 
 #[test]
 fn overdue_names_the_health_check_as_the_likely_cause() {
-    let message = "Task(s) hello-mesos-alice-1 became running but not all of them became healthy";
-    let singularity = Singularity::start(Script::ends("OVERDUE", message));
-    let line = fails(deploy(&singularity.url(), &ConfigTree::workshop(), &[]), 1);
+    // Singularity as in 2016: no start-up timeout to speak of, so the deploy runs out of time.
+    let singularity = LocalSingularity::start(platform::singularity::Settings {
+        startup_timeout: std::time::Duration::from_secs(60),
+        deploy_timeout: std::time::Duration::from_millis(800),
+        ..LocalSingularity::quick()
+    });
+    let stderr = failed_deploy(&singularity, "no-health");
+    let lines: Vec<&str> = stderr.lines().collect();
     mentions(
-        &line,
+        lines[0],
         &[
-            "hello-mesos-alice ended OVERDUE",
-            message,
-            "GET /health",
-            "PORT0",
+            "ended OVERDUE: Deploy was able to launch 2 tasks, but not all of them became healthy within 00:00.800",
         ],
     );
-    assert_eq!(singularity.polls().len(), 4, "stops polling once it ends");
-}
-
-#[test]
-fn failed_and_canceled_deploys_exit_1_with_singularitys_message() {
-    for state in ["FAILED", "CANCELED", "FAILED_INTERNAL_STATE"] {
-        let singularity = Singularity::start(Script::ends(state, "Task failed: exit code 3"));
-        let line = fails(deploy(&singularity.url(), &ConfigTree::workshop(), &[]), 1);
-        mentions(
-            &line,
-            &[&format!("ended {state}: Task failed: exit code 3")],
-        );
-        assert!(
-            !line.contains("/health"),
-            "the health check is not the cause: {line}"
-        );
-        assert_eq!(
-            singularity.polls().len(),
-            4,
-            "{state}: stops polling once it ends"
-        );
-    }
-}
-
-#[test]
-fn a_deploy_in_progress_is_reported_and_not_followed() {
-    let singularity = Singularity::start(Script::Conflict);
-    let line = fails(deploy(&singularity.url(), &ConfigTree::workshop(), &[]), 1);
     mentions(
-        &line,
+        lines[1],
         &[
-            "already in progress for request hello-mesos-alice",
-            CONFLICT_MESSAGE,
+            "TASK_FAILED_HEALTH_CHECKS",
+            "Last check returned with status code 404",
         ],
     );
-    assert_eq!(singularity.polls(), Vec::<String>::new());
+    mentions(lines.last().unwrap(), &["Likely cause", "GET /health"]);
 }
 
 #[test]
-fn an_error_status_is_one_line_with_the_url_and_status() {
-    let singularity = Singularity::start(Script::Broken);
-    let line = fails(deploy(&singularity.url(), &ConfigTree::workshop(), &[]), 1);
-    let call = format!("POST {}/api/requests answered ", singularity.url());
+fn a_task_that_exits_is_reported_with_its_status_and_no_health_hint() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    let stderr = failed_deploy(&singularity, "exit-3");
+    let lines: Vec<&str> = stderr.lines().collect();
     mentions(
-        &line,
-        &[&call, "500 Internal Server Error: Server Error: boom"],
+        lines[0],
+        &["ended FAILED: At least 0 task(s) for this instance group failed"],
     );
-    assert_eq!(singularity.posted("/api/deploys"), Vec::<Value>::new());
+    mentions(
+        lines[1],
+        &[
+            "  TASK_FAILED_ON_STARTUP hello-mesos-alice-exit_3_",
+            ": Container exited with status 3",
+            "simulated failure: exit status 3",
+        ],
+    );
+    assert!(
+        !stderr.contains("/health"),
+        "not the health check: {stderr}"
+    );
 }
 
 #[test]
-fn an_unreachable_singularity_is_one_line_with_the_url() {
-    let url = unreachable_url();
-    let line = fails(deploy(&url, &ConfigTree::workshop(), &[]), 1);
-    mentions(&line, &[&format!("POST {url}/api/requests: "), "refused"]);
-}
-
-#[test]
-fn a_call_without_answer_ends_at_the_timeout() {
-    let singularity = Singularity::start(Script::Stalled);
+fn a_failed_deploy_leaves_the_previous_one_serving() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
-    let run = deploy(&singularity.url(), &tree, &["--timeout", "1"]);
-    // Within 5 s (`fails`): the call's own limit is 10 s, the deadline cuts it short.
-    mentions(&fails(run, 1), &["/api/requests: no answer within 1.0 s"]);
+    deploy(&singularity.url(), &tree, &[], "7").assert().code(0);
+    let serving = singularity.simulated().running();
+    assert_eq!(serving.len(), 2);
+    fails_saying(deploy(&singularity.url(), &tree, &[], "no-health"), 1);
+    assert_eq!(singularity.simulated().running(), serving);
+}
+
+#[test]
+fn a_conflict_prints_singularitys_own_message_only() {
+    let singularity = LocalSingularity::start(platform::singularity::Settings {
+        startup_timeout: std::time::Duration::from_secs(30),
+        deploy_timeout: std::time::Duration::from_secs(30),
+        ..LocalSingularity::quick()
+    });
+    let tree = ConfigTree::workshop();
+    // A deploy whose tasks never answer stays pending.
+    let mut first = deploy(&singularity.url(), &tree, &["--timeout", "0.5"], "hang");
+    first.assert().code(1);
+    let line = fails(deploy(&singularity.url(), &tree, &[], "7"), 1);
+    mentions(
+        &line,
+        &[
+            "/api/deploys answered 409 Conflict: Pending deploy already in progress for \
+             hello-mesos-alice - cancel it or wait for it to complete (SingularityPendingDeploy{",
+        ],
+    );
+    assert!(!line.contains("let it finish"), "no guessed cause: {line}");
+}
+
+#[test]
+fn a_paused_request_is_a_conflict_with_its_message() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    let tree = ConfigTree::workshop();
+    deploy(&singularity.url(), &tree, &[], "7").assert().code(0);
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!(
+            "{}/api/requests/request/hello-mesos-alice/pause",
+            singularity.url()
+        ))
+        .send()
+        .unwrap();
+    let line = fails(deploy(&singularity.url(), &tree, &[], "8"), 1);
+    mentions(
+        &line,
+        &[
+            "answered 409 Conflict: Request hello-mesos-alice is paused. Unable to deploy (it must be manually unpaused first)",
+        ],
+    );
+}
+
+#[test]
+fn a_refused_request_prints_the_plain_text_message() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    let tree = ConfigTree::workshop();
+    tree.edit("config/pp-sf/singularity-request.json", |request| {
+        request["instances"] = json!(0)
+    });
+    let line = fails(deploy(&singularity.url(), &tree, &[], "7"), 1);
+    assert_eq!(
+        line,
+        format!(
+            "POST {}/api/requests answered 400 Bad Request: Instances must be greater than 0",
+            singularity.url()
+        )
+    );
 }
 
 #[test]
 fn a_deploy_that_never_ends_stops_at_the_timeout() {
-    let singularity = Singularity::start(Script::Deploy(vec![Poll::NotYet, Poll::Pending]));
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
-    let run = deploy(&singularity.url(), &tree, &["--timeout", "0.5"]);
+    let run = deploy(&singularity.url(), &tree, &["--timeout", "0.5"], "hang");
     mentions(
         &fails(run, 1),
-        &["of hello-mesos-alice still pending", "--timeout"],
+        &[
+            "of hello-mesos-alice still WAITING (2 of 2 instances running) when the time ran out",
+            "--timeout",
+        ],
     );
-    let polls = singularity.polls();
-    assert!(polls.len() >= 5, "polled every 0.05 s: {polls:?}");
+}
+
+#[test]
+fn an_unreachable_singularity_is_one_line_with_the_url() {
+    let url = singularity::unreachable_url();
+    let line = fails(deploy(&url, &ConfigTree::workshop(), &[], "7"), 1);
+    mentions(&line, &[&format!("POST {url}/api/requests: "), "refused"]);
 }
 
 #[test]
 fn ignores_proxies_set_in_the_environment() {
-    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
-    let proxy = unreachable_url();
-    let mut run = deploy(&singularity.url(), &tree, &[]);
-    for name in ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"] {
+    let proxy = singularity::unreachable_url();
+    let mut run = deploy(&singularity.url(), &tree, &[], "7");
+    for name in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
         run.env(name, &proxy);
     }
     run.assert().code(0);
@@ -231,12 +353,25 @@ fn singularity_url_is_required() {
 }
 
 #[test]
-fn singularity_url_must_be_http() {
-    for url in [
-        "https://singularity.example.com/singularity",
-        "singularity.example.com",
-    ] {
-        let line = fails(deploy(url, &ConfigTree::workshop(), &[]), 2);
-        mentions(&line, &["SINGULARITY_URL is not an http:// URL"]);
+fn singularity_url_must_be_http_or_https() {
+    for url in ["ftp://singularity.example.com", "singularity.example.com"] {
+        let line = fails(deploy(url, &ConfigTree::workshop(), &[], "7"), 2);
+        mentions(
+            &line,
+            &["SINGULARITY_URL is not an https:// or http:// URL"],
+        );
     }
+}
+
+#[test]
+fn https_is_spoken() {
+    // Plain HTTP behind an https:// URL: the TLS handshake is tried, and fails, on one line.
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    let url = singularity.url().replace("http://", "https://");
+    let line = fails(deploy(&url, &ConfigTree::workshop(), &[], "7"), 1);
+    mentions(&line, &[&format!("POST {url}/api/requests: ")]);
+    assert!(
+        singularity.view().requests.is_empty(),
+        "nothing was saved in plain HTTP"
+    );
 }

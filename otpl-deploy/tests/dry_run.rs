@@ -5,9 +5,15 @@ use std::{fs, path::Path};
 
 use serde_json::{Value, json};
 use test_support::{
-    singularity::{self, ConfigTree, Script, Singularity, command, dry_run_calls, fails, mentions},
+    misbehaving::{Misbehaving, Misbehaviour},
+    singularity::{self, ConfigTree, command, dry_run_calls, fails, mentions},
     step_bin,
 };
+
+/// A server that records whatever it receives: a dry run must send it nothing.
+fn recorder() -> Misbehaving {
+    Misbehaving::start(Misbehaviour::Answer(500, "text/plain", "no".into()))
+}
 
 /// The request and the deploy request a dry run of `args` in `dir` prints.
 fn dry_run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Value, Value) {
@@ -32,12 +38,16 @@ fn dry_run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Value, Value) {
 
 #[test]
 fn prints_both_bodies_and_sends_nothing() {
-    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
+    let server = recorder();
     let tree = ConfigTree::workshop();
-    let url = singularity.url();
+    let url = server.url();
     let (request, deploy_request) = dry_run(
         tree.path(),
-        &[("SINGULARITY_URL", &url), ("USER", "alice")],
+        &[
+            ("SINGULARITY_URL", &url),
+            ("USER", "alice"),
+            ("SINGULARITY_TOKEN", "s3cret-token"),
+        ],
         &["pp-sf", "42"],
     );
 
@@ -46,7 +56,7 @@ fn prints_both_bodies_and_sends_nothing() {
         serde_json::from_str::<Value>(&singularity::request()).unwrap()
     );
     assert_eq!(deploy_request["unpauseOnSuccessfulDeploy"], false);
-    assert_eq!(deploy_request["user"], "alice");
+    assert_eq!(deploy_request["message"], "otpl-deploy of tag 42 by alice");
     let deploy = &deploy_request["deploy"];
     assert_eq!(
         deploy["containerInfo"]["docker"]["image"],
@@ -54,10 +64,28 @@ fn prints_both_bodies_and_sends_nothing() {
     );
     assert_eq!(deploy["env"]["OT_ENV"], "pp-sf");
     assert!(
-        singularity.requests().is_empty(),
+        server.received().is_empty(),
         "sent: {:?}",
-        singularity.requests()
+        server.received()
     );
+}
+
+#[test]
+fn the_token_is_never_printed() {
+    let tree = ConfigTree::workshop();
+    let env = [("SINGULARITY_TOKEN", "s3cret-token")];
+    let assert = command(
+        step_bin!(),
+        tree.path(),
+        &env,
+        &["--dry-run", "pp-sf", "42"],
+    )
+    .assert()
+    .code(0);
+    let output = assert.get_output();
+    let printed = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(!printed.contains("s3cret"), "{printed}");
+    mentions(&printed, &["SINGULARITY_TOKEN is set"]);
 }
 
 #[test]
@@ -68,7 +96,10 @@ fn needs_no_singularity_url() {
         deploy_request["deploy"]["containerInfo"]["docker"]["image"],
         "bob/other:7"
     );
-    assert_eq!(deploy_request.get("user"), None, "no USER, no user");
+    assert_eq!(
+        deploy_request["message"], "otpl-deploy of tag 7",
+        "no USER, no user"
+    );
 }
 
 #[test]
@@ -147,20 +178,15 @@ fn the_committed_config_passes_with_placeholders_noted() {
 
 #[test]
 fn the_committed_config_is_not_deployed_with_placeholders() {
-    let singularity = Singularity::start(Script::ends("SUCCEEDED", ""));
-    let url = singularity.url();
+    let server = recorder();
+    let url = server.url();
     let env = [("SINGULARITY_URL", url.as_str())];
     let line = fails(
         command(step_bin!(), repository(), &env, &["pp-sf", "42"]),
         2,
     );
     mentions(&line, &["still holds the placeholder <username>"]);
-    assert_eq!(
-        singularity.requests().len(),
-        0,
-        "{:?}",
-        singularity.requests()
-    );
+    assert!(server.received().is_empty(), "{:?}", server.received());
 }
 
 #[test]

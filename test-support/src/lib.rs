@@ -2,8 +2,8 @@
 //! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
 //! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
-//! discovery ([`discovery`]), and Singularity with the fixtures to run `otpl-deploy`
-//! against it ([`singularity`]).
+//! discovery ([`discovery`]); servers that misbehave on purpose ([`misbehaving`]); and the
+//! fixtures to run `otpl-deploy` ([`singularity`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
@@ -11,6 +11,7 @@ pub mod app;
 pub mod contracts;
 pub mod discovery;
 pub mod http;
+pub mod misbehaving;
 pub mod singularity;
 pub mod stand_in;
 

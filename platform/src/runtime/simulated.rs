@@ -10,6 +10,9 @@
 //! | `hang…`        | accepts connections and never answers                                |
 //! | anything else  | answers `GET /health` 200, as step 07 does                            |
 //!
+//! [`Simulated::acting`] makes a given image behave as one of these tags instead (e.g. an
+//! image tagged `4` as step 04, `no-health`).
+//!
 //! [`LocalSingularity`] serves the model with this runtime on a loopback port, in a
 //! background thread: the Singularity `otpl-deploy`'s tests and the API tests talk to.
 
@@ -33,6 +36,8 @@ use crate::singularity::{Settings, Singularity, View};
 pub struct Simulated {
     tasks: Arc<Mutex<HashMap<String, Task>>>,
     started: Arc<Mutex<Vec<TaskSpec>>>,
+    /// Images that behave as another tag says.
+    acting: Arc<Mutex<HashMap<String, String>>>,
 }
 
 struct Task {
@@ -54,8 +59,7 @@ enum Behaviour {
 }
 
 impl Behaviour {
-    fn of(image: &str) -> Behaviour {
-        let tag = image.rsplit_once(':').map_or("latest", |(_, tag)| tag);
+    fn of(tag: &str) -> Behaviour {
         if let Some(code) = tag.strip_prefix("exit-") {
             let digits: String = code.chars().take_while(char::is_ascii_digit).collect();
             return Behaviour::Exit(digits.parse().unwrap_or(1));
@@ -75,6 +79,19 @@ impl Behaviour {
 impl Simulated {
     pub fn new() -> Simulated {
         Simulated::default()
+    }
+
+    /// Makes `image` behave as the tag `as_tag` says (see the table above).
+    pub fn acting(self, image: &str, as_tag: &str) -> Simulated {
+        (self.acting.lock().expect("acting")).insert(image.into(), as_tag.into());
+        self
+    }
+
+    fn behaviour(&self, image: &str) -> Behaviour {
+        match self.acting.lock().expect("acting").get(image) {
+            Some(tag) => Behaviour::of(tag),
+            None => Behaviour::of(image.rsplit_once(':').map_or("latest", |(_, tag)| tag)),
+        }
     }
 
     /// Every task started so far, as the model asked for it (environment included).
@@ -111,7 +128,7 @@ impl Runtime for Simulated {
                 .lock()
                 .expect("started tasks")
                 .push(spec.clone());
-            let behaviour = Behaviour::of(&spec.image);
+            let behaviour = this.behaviour(&spec.image);
             let image = &spec.image;
             if behaviour == Behaviour::Missing {
                 let repository = image.rsplit_once(':').map_or(image.as_str(), |(r, _)| r);
@@ -253,12 +270,16 @@ pub struct LocalSingularity {
 impl LocalSingularity {
     /// Serves the model with `settings` (whose `task_host` should be `127.0.0.1`).
     pub fn start(settings: Settings) -> LocalSingularity {
+        LocalSingularity::start_with(settings, Simulated::new())
+    }
+
+    /// Serves the model with `settings`, its tasks run by `simulated`.
+    pub fn start_with(settings: Settings, simulated: Simulated) -> LocalSingularity {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let simulated = Simulated::new();
         let singularity = Singularity::new(simulated.clone(), settings);
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -114,13 +114,15 @@ pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, de
     };
     let tasks = launch(&inner, &request_id, &deploy_id, &plan).await;
     let settings = &inner.settings;
+    // Singularity checks deploys on a schedule, not at once: the first look comes one
+    // interval after the tasks were started.
     loop {
+        tokio::time::sleep(settings.check_interval).await;
         let result = check(&inner, &request_id, &tasks, &plan, started).await;
         if let Some(result) = result {
             finish(&inner, &request_id, &deploy_id, result).await;
             return;
         }
-        tokio::time::sleep(settings.check_interval).await;
     }
 }
 
@@ -173,13 +175,18 @@ async fn check<R: Runtime>(
         ));
     }
 
+    let running = snapshot
+        .iter()
+        .filter(|(_, status, _, _)| matches!(status, TaskStatus::Running { .. }))
+        .count();
+    set_active_instances(inner, request_id, running).await;
     health_checks(inner, &snapshot, plan).await;
     let snapshot = self::snapshot(inner, tasks).await;
     let healthy = snapshot
         .iter()
         .filter(|(_, status, _, _)| matches!(status, TaskStatus::Running { healthy: true, .. }))
         .count();
-    set_active_instances(inner, request_id, healthy).await;
+
     if healthy == plan.instances {
         // With no acceptance hooks, Singularity's message is their (empty) history joined.
         return Some(result("SUCCEEDED", String::new(), Vec::new()));

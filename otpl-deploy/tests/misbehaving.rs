@@ -1,0 +1,180 @@
+//! `otpl-deploy` against servers that are not Singularity, or not behaving: it follows no
+//! redirect, takes nothing but the API's JSON for an answer, reads a bounded amount, gives up
+//! at its deadline, and sends its token without ever printing it. One line, exit 1, each time.
+
+use assert_cmd::Command;
+use test_support::{
+    misbehaving::{Misbehaving, Misbehaviour},
+    singularity::{ConfigTree, command, fails, mentions},
+    step_bin,
+};
+
+/// `otpl-deploy --poll 0.05 [extra] pp-sf 7` against `server`, as the API's base URL.
+fn deploy(server: &Misbehaving, tree: &ConfigTree, extra: &[&str]) -> Command {
+    let mut args = vec!["--poll", "0.05"];
+    args.extend(extra);
+    args.extend(["pp-sf", "7"]);
+    let url = format!("{}/singularity", server.url());
+    command(
+        step_bin!(),
+        tree.path(),
+        &[
+            ("SINGULARITY_URL", &url),
+            ("SINGULARITY_TOKEN", "s3cret-token"),
+        ],
+        &args,
+    )
+}
+
+#[test]
+fn a_redirect_is_not_followed() {
+    for status in [301, 302, 307] {
+        let server = Misbehaving::start(Misbehaviour::Redirect(
+            status,
+            "https://elsewhere.example.com/singularity/api/requests".into(),
+        ));
+        let tree = ConfigTree::workshop();
+        let mut run = deploy(&server, &tree, &[]);
+        let assert = run.assert().code(1);
+        let output = assert.get_output();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!stdout.contains("Saved request"), "{stdout}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        mentions(
+            &stderr,
+            &[
+                &format!(
+                    "POST {}/singularity/api/requests answered {status} ",
+                    server.url()
+                ),
+                "to https://elsewhere.example.com/singularity/api/requests: redirects are not followed",
+            ],
+        );
+        // One request: the redirect was not followed.
+        assert_eq!(server.received().len(), 1, "{:?}", server.received());
+    }
+}
+
+#[test]
+fn an_html_page_is_not_an_answer() {
+    let page = "<!DOCTYPE html><html><body>Welcome to our intranet</body></html>".to_string();
+    let server = Misbehaving::start(Misbehaviour::Answer(200, "text/html", page));
+    let line = fails(deploy(&server, &ConfigTree::workshop(), &[]), 1);
+    mentions(
+        &line,
+        &[
+            "/singularity/api/requests answered 200 OK with text/html, not Singularity's JSON: <!DOCTYPE html>",
+        ],
+    );
+}
+
+#[test]
+fn json_that_is_not_the_apis_is_not_an_answer() {
+    let server = Misbehaving::start(Misbehaviour::Answer(
+        200,
+        "application/json",
+        r#"{"status": "ok"}"#.into(),
+    ));
+    let line = fails(deploy(&server, &ConfigTree::workshop(), &[]), 1);
+    mentions(
+        &line,
+        &["answered 200 OK with application/json, not Singularity's JSON"],
+    );
+}
+
+#[test]
+fn an_error_status_is_one_line_with_the_url_and_status() {
+    let server = Misbehaving::start(Misbehaviour::Answer(
+        500,
+        "text/plain",
+        "Server Error: boom".into(),
+    ));
+    let line = fails(deploy(&server, &ConfigTree::workshop(), &[]), 1);
+    assert_eq!(
+        line,
+        format!(
+            "POST {}/singularity/api/requests answered 500 Internal Server Error: Server Error: boom",
+            server.url()
+        )
+    );
+}
+
+#[test]
+fn an_endless_answer_is_cut_at_the_limit() {
+    let server = Misbehaving::start(Misbehaviour::Endless);
+    let line = fails(deploy(&server, &ConfigTree::workshop(), &[]), 1);
+    mentions(
+        &line,
+        &["/api/requests answered 200 OK with more than 1024 KiB: not Singularity's API"],
+    );
+}
+
+#[test]
+fn a_call_without_answer_ends_at_the_timeout() {
+    let server = Misbehaving::start(Misbehaviour::Hang);
+    let tree = ConfigTree::workshop();
+    let run = deploy(&server, &tree, &["--timeout", "1"]);
+    // Within 5 s (`fails`): the call's own limit is 10 s, the deadline cuts it short.
+    mentions(&fails(run, 1), &["/api/requests: no whole answer within "]);
+}
+
+#[test]
+fn a_deploy_that_stays_not_found_ends_the_run() {
+    let accepted = r#"{"request": {"id": "hello-mesos-alice"}, "state": "ACTIVE"}"#;
+    let not_found = r#"{"code":404,"message":"Deploy history for request hello-mesos-alice and deploy x not found"}"#;
+    let server = Misbehaving::start(Misbehaviour::ByPath(vec![
+        (
+            "POST /singularity/api/requests ",
+            200,
+            "application/json",
+            accepted.into(),
+        ),
+        (
+            "POST /singularity/api/deploys ",
+            200,
+            "application/json",
+            accepted.into(),
+        ),
+        (
+            "GET /singularity/api/history/",
+            404,
+            "application/json",
+            not_found.into(),
+        ),
+    ]));
+    let line = fails(deploy(&server, &ConfigTree::workshop(), &[]), 1);
+    mentions(
+        &line,
+        &[
+            "of hello-mesos-alice not found: GET ",
+            "answered 404 Not Found 3 times in a row: Deploy history for request hello-mesos-alice and deploy x not found",
+        ],
+    );
+    let polls = server
+        .received()
+        .iter()
+        .filter(|r| r.request_line.starts_with("GET "))
+        .count();
+    assert_eq!(polls, 3);
+}
+
+#[test]
+fn the_token_is_sent_as_a_bearer_and_never_printed() {
+    let server = Misbehaving::start(Misbehaviour::Answer(
+        401,
+        "text/plain",
+        "Unauthorized".into(),
+    ));
+    let tree = ConfigTree::workshop();
+    let mut run = deploy(&server, &tree, &[]);
+    let assert = run.assert().code(1);
+    let output = assert.get_output();
+    let printed = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    assert!(!printed.contains("s3cret"), "{printed}");
+    let received = server.received();
+    assert_eq!(
+        received[0].header("authorization"),
+        Some("Bearer s3cret-token")
+    );
+}
