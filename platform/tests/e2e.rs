@@ -123,16 +123,18 @@ fn step_04_fails_its_health_checks_and_the_serving_deploy_keeps_serving() {
         .assert()
         .code(1);
     let stderr = String::from_utf8_lossy(&failed.get_output().stderr).to_string();
-    for part in ["ended FAILED", "Not all tasks for deploy were healthy"] {
+    // The cause, for each instance, and what it likely means.
+    for part in [
+        "ended FAILED: Not all tasks for deploy were healthy",
+        "TASK_FAILED_HEALTH_CHECKS",
+        "Instance 1 has not responded to healthchecks",
+        "Instance 2 has not responded to healthchecks",
+        "never answered GET /health",
+    ] {
         assert!(stderr.contains(part), "{part:?} missing from: {stderr}");
     }
-    let failures = platform.state()["singularity"]["deploys"][0]["failures"].clone();
-    assert!(
-        failures.to_string().contains("TASK_FAILED_HEALTH_CHECKS"),
-        "{failures}"
-    );
 
-    for task in serving {
+    for task in &serving {
         let address = task["address"].as_str().expect("host:port");
         let health = test_support::http::get(&format!("http://{address}/health"));
         assert_eq!(
@@ -141,8 +143,13 @@ fn step_04_fails_its_health_checks_and_the_serving_deploy_keeps_serving() {
             "step 07 at {address} stopped serving"
         );
     }
-    // The failed deploy's tasks are stopped; the serving ones are the only ones running.
-    assert_eq!(platform.containers(false).len(), 2);
+    // The failed deploy's tasks are stopped (`docker stop` may still be at it when the tool
+    // reports the failure); the serving ones are then the only ones running.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while platform.containers(false).len() > serving.len() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(platform.containers(false).len(), serving.len());
 }
 
 #[test]
