@@ -3,18 +3,19 @@
 //! a body that is not that is an error naming the call and what came back.
 
 use std::{
-    io::Read,
     thread,
     time::{Duration, Instant},
 };
 
-use reqwest::{
-    Method, StatusCode,
-    blocking::{Client, Response},
-    header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION},
-    redirect,
-};
 use serde_json::Value;
+use ureq::{
+    Agent,
+    http::{
+        HeaderValue, Method, Response, StatusCode,
+        header::{AUTHORIZATION, CONTENT_TYPE, LOCATION},
+    },
+    tls::{RootCerts, TlsConfig},
+};
 
 use crate::Error;
 
@@ -46,7 +47,7 @@ pub struct DeployFailure {
 
 pub struct Singularity {
     base: String,
-    client: Client,
+    agent: Agent,
     /// `Bearer …` from `SINGULARITY_TOKEN`, marked sensitive: never shown.
     token: Option<HeaderValue>,
     /// When to give up, whatever is in progress.
@@ -68,13 +69,22 @@ impl Singularity {
     pub fn new(base: &str, token: Option<&str>, deadline: Instant) -> Result<Singularity, Error> {
         // Singularity is inside the datacentre: a proxy set for the outside world must not
         // be used to reach it. A redirect is never followed: a 302 to a POST would be
-        // followed as a GET without a body, and its 200 taken for the POST's.
-        let client = Client::builder()
-            .no_proxy()
-            .redirect(redirect::Policy::none())
-            .connect_timeout(CALL_TIMEOUT)
+        // followed as a GET without a body, and its 200 taken for the POST's. Every status
+        // is an answer to look at, not an error. Certificates are checked against the
+        // operating system's trusted roots, as a browser on the same machine does.
+        let agent: Agent = Agent::config_builder()
+            .proxy(None)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .http_status_as_error(false)
+            .timeout_connect(Some(CALL_TIMEOUT))
+            .tls_config(
+                TlsConfig::builder()
+                    .root_certs(RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build()
-            .map_err(|err| Error::Deploy(format!("Cannot make an HTTP client: {err}")))?;
+            .into();
         let token = match token {
             Some(token) => {
                 let mut value =
@@ -90,7 +100,7 @@ impl Singularity {
         };
         Ok(Singularity {
             base: base.to_string(),
-            client,
+            agent,
             token,
             deadline,
         })
@@ -182,58 +192,60 @@ impl Singularity {
             )));
         }
         let limit = left.min(CALL_TIMEOUT);
-        let mut request = self.client.request(method, &url).timeout(limit);
+        let timeout = |err: &ureq::Error| {
+            matches!(err, ureq::Error::Timeout(_))
+                .then(|| format!("no whole answer within {:.1} s", limit.as_secs_f64()))
+        };
+        let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(token) = &self.token {
             request = request.header(AUTHORIZATION, token.clone());
         }
-        if let Some(body) = body {
-            request = request
+        let sent = match body {
+            Some(body) => request
                 .header(CONTENT_TYPE, "application/json")
-                .body(body.to_string());
-        }
-        let failed = |err: reqwest::Error| {
-            if err.is_timeout() {
-                Error::Deploy(format!(
-                    "{call}: no whole answer within {:.1} s",
-                    limit.as_secs_f64()
-                ))
-            } else {
-                Error::Deploy(format!("{call}: {}", root_cause(&err)))
-            }
+                .body(body.to_string())
+                .map(|request| self.send(request, limit)),
+            None => request.body(()).map(|request| self.send(request, limit)),
         };
-        let response = request.send().map_err(failed)?;
-        let header = |response: &Response, name| {
+        let mut response = match sent {
+            Ok(Ok(response)) => response,
+            Ok(Err(err)) => {
+                let cause = timeout(&err).unwrap_or_else(|| root_cause(&err));
+                return Err(Error::Deploy(format!("{call}: {cause}")));
+            }
+            Err(err) => return Err(Error::Deploy(format!("{call}: {err}"))),
+        };
+        let header = |response: &Response<ureq::Body>, name| {
             response
                 .headers()
                 .get(name)
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+                .map(|value: &HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
         };
         let (status, content_type) = (response.status(), header(&response, CONTENT_TYPE));
         let location = header(&response, LOCATION);
-        let mut bytes = Vec::new();
-        // The client's timeout covers the body too: an endless answer ends at the limit of
-        // size or time, whichever comes first.
-        let read = response.take(BODY_LIMIT as u64 + 1).read_to_end(&mut bytes);
-        if let Err(err) = read {
-            let cause = match err
-                .get_ref()
-                .and_then(|e| e.downcast_ref::<reqwest::Error>())
-            {
-                Some(err) if err.is_timeout() => {
-                    format!("no whole answer within {:.1} s", limit.as_secs_f64())
-                }
-                _ => format!("reading the answer: {}", root_cause(&err)),
-            };
-            return Err(Error::Deploy(format!(
-                "{call} answered {status}, then {cause}"
-            )));
-        }
-        if bytes.len() > BODY_LIMIT {
-            return Err(Error::Deploy(format!(
-                "{call} answered {status} with more than {} KiB: not Singularity's API",
-                BODY_LIMIT / 1024
-            )));
-        }
+        // The call's timeout covers the body too: an endless answer ends at the limit of size
+        // or time, whichever comes first.
+        let bytes = match response
+            .body_mut()
+            .with_config()
+            .limit(BODY_LIMIT as u64)
+            .read_to_vec()
+        {
+            Ok(bytes) => bytes,
+            Err(ureq::Error::BodyExceedsLimit(_)) => {
+                return Err(Error::Deploy(format!(
+                    "{call} answered {status} with more than {} KiB: not Singularity's API",
+                    BODY_LIMIT / 1024
+                )));
+            }
+            Err(err) => {
+                let cause = timeout(&err)
+                    .unwrap_or_else(|| format!("reading the answer: {}", root_cause(&err)));
+                return Err(Error::Deploy(format!(
+                    "{call} answered {status}, then {cause}"
+                )));
+            }
+        };
         Ok(Answer {
             call,
             status,
@@ -241,6 +253,22 @@ impl Singularity {
             location,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         })
+    }
+}
+
+impl Singularity {
+    /// Sends `request` with a deadline of `limit` for the whole exchange, body included.
+    fn send<B: ureq::AsSendBody>(
+        &self,
+        request: ureq::http::Request<B>,
+        limit: Duration,
+    ) -> Result<Response<ureq::Body>, ureq::Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_global(Some(limit))
+            .build();
+        self.agent.run(request)
     }
 }
 
@@ -361,10 +389,13 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// The innermost cause of an error, e.g. `Connection refused (os error 111)`: the outer
-/// layers only repeat the URL.
-fn root_cause(err: &dyn std::error::Error) -> String {
-    let mut cause = err;
+/// The innermost cause of an error, e.g. `Connection refused (os error 111)` or
+/// `invalid peer certificate: UnknownIssuer`: the outer layers only repeat what failed.
+fn root_cause(err: &ureq::Error) -> String {
+    let mut cause: &dyn std::error::Error = match err {
+        ureq::Error::Io(io) => io,
+        other => other,
+    };
     while let Some(source) = cause.source() {
         cause = source;
     }

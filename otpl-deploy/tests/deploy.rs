@@ -36,14 +36,19 @@ fn started_deploy(out: &str) -> String {
         .to_string()
 }
 
+/// A client for calls to the model on this machine: no proxy.
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a client")
+}
+
 /// The model's stored request and the history of `deploy_id`.
 fn stored(singularity: &LocalSingularity, deploy_id: &str) -> (Value, Value) {
     let get = |path: &str| -> Value {
         let url = format!("{}{path}", singularity.url());
-        let body = reqwest::blocking::Client::builder()
-            .no_proxy()
-            .build()
-            .unwrap()
+        let body = client()
             .get(&url)
             .send()
             .and_then(|r| r.text())
@@ -63,6 +68,18 @@ fn stored(singularity: &LocalSingularity, deploy_id: &str) -> (Value, Value) {
 fn failed_deploy(singularity: &LocalSingularity, tag: &str) -> String {
     let tree = ConfigTree::workshop();
     fails_saying(deploy(&singularity.url(), &tree, &[], tag), 1)
+}
+
+/// `POST {base}{path}` with a JSON `body`, as an operator of the Singularity would.
+fn post(singularity: &LocalSingularity, path: &str, body: &str) {
+    let url = format!("{}{path}", singularity.url());
+    let answer = client()
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .body(body.to_string())
+        .send()
+        .unwrap_or_else(|err| panic!("POST {url}: {err}"));
+    assert!(answer.status().is_success(), "POST {url}: {answer:?}");
 }
 
 #[test]
@@ -175,7 +192,7 @@ fn never_healthy_prints_each_tasks_failure_and_the_health_hint() {
             &[
                 "  TASK_FAILED_HEALTH_CHECKS hello-mesos-alice-no_health_",
                 &format!(
-                    ": Instance {instance} has not responded to healthchecks after running for 00:01."
+                    ": Instance {instance} has not responded to healthchecks after running for 00:0"
                 ),
             ],
         );
@@ -270,21 +287,34 @@ fn a_paused_request_is_a_conflict_with_its_message() {
     let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
     deploy(&singularity.url(), &tree, &[], "7").assert().code(0);
-    reqwest::blocking::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(format!(
-            "{}/api/requests/request/hello-mesos-alice/pause",
-            singularity.url()
-        ))
-        .send()
-        .unwrap();
+    post(
+        &singularity,
+        "/api/requests/request/hello-mesos-alice/pause",
+        "{}",
+    );
     let line = fails(deploy(&singularity.url(), &tree, &[], "8"), 1);
     mentions(
         &line,
         &[
             "answered 409 Conflict: Request hello-mesos-alice is paused. Unable to deploy (it must be manually unpaused first)",
+        ],
+    );
+}
+
+#[test]
+fn disabled_deploys_are_a_conflict_with_their_message() {
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    post(
+        &singularity,
+        "/api/disasters/disabled-actions/DEPLOY",
+        r#"{"message": "frozen for the release"}"#,
+    );
+    let tree = ConfigTree::workshop();
+    let line = fails(deploy(&singularity.url(), &tree, &[], "7"), 1);
+    mentions(
+        &line,
+        &[
+            "/api/deploys answered 409 Conflict: Cannot perform action DEPLOY: frozen for the release",
         ],
     );
 }

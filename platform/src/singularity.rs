@@ -21,7 +21,8 @@
 //!   `POST /api/requests`, `GET /api/requests`, `GET /api/requests/request/{id}`,
 //!   `POST /api/requests/request/{id}/pause` and `/unpause`, `POST /api/deploys`,
 //!   `DELETE /api/deploys/deploy/{deployId}/request/{requestId}`,
-//!   `GET /api/history/request/{requestId}/deploy/{deployId}`.
+//!   `GET /api/history/request/{requestId}/deploy/{deployId}`, and
+//!   `POST`/`DELETE /api/disasters/disabled-actions/{action}` (deploys disabled: a 409).
 //! - The deploy checker: `POST /api/deploys` spawns a tokio task (so the router must be
 //!   served inside a tokio runtime) that starts the deploy's `instances` tasks, health-checks
 //!   them every `check_interval` and ends the deploy `SUCCEEDED` (the previous deploy's tasks
@@ -117,14 +118,7 @@ impl<R: Runtime> Singularity<R> {
             .timeout(settings.check_timeout)
             .build()
             .expect("an HTTP client without TLS builds");
-        // Start the search for free ports somewhere in the range, so that two platforms
-        // (or two tests) starting at once are unlikely to pick the same port.
-        let (low, high) = (*settings.ports.start(), *settings.ports.end());
-        let offset = state::now_millis() % (u64::from(high - low) + 1);
-        let state = State {
-            port_cursor: low + offset as u16,
-            ..State::default()
-        };
+        let state = State::default();
         Singularity {
             inner: Arc::new(Inner {
                 runtime,

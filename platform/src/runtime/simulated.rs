@@ -8,6 +8,7 @@
 //! | `exit-N…`      | prints two lines and exits with status N (as a missing variable does) |
 //! | `missing…`     | cannot start: the image does not exist (Docker's message)            |
 //! | `hang…`        | accepts connections and never answers                                |
+//! | `redirect…`    | answers `/health` with a 302 to `/`, which answers 200               |
 //! | anything else  | answers `GET /health` 200, as step 07 does                            |
 //!
 //! [`Simulated::acting`] makes a given image behave as one of these tags instead (e.g. an
@@ -56,6 +57,7 @@ enum Behaviour {
     Exit(i32),
     Missing,
     Hang,
+    Redirect,
 }
 
 impl Behaviour {
@@ -70,6 +72,8 @@ impl Behaviour {
             Behaviour::Missing
         } else if tag.starts_with("hang") {
             Behaviour::Hang
+        } else if tag.starts_with("redirect") {
+            Behaviour::Redirect
         } else {
             Behaviour::Healthy
         }
@@ -242,6 +246,12 @@ async fn serve(
     let mut hang = stopped.clone();
     let app = match behaviour {
         Behaviour::NoHealth => Router::new().route("/", get(|| async { "Hello, world!" })),
+        Behaviour::Redirect => Router::new()
+            .route("/", get(|| async { "Hello, world!" }))
+            .route(
+                "/health",
+                get(|| async { (StatusCode::FOUND, [(axum::http::header::LOCATION, "/")]) }),
+            ),
         Behaviour::Hang => Router::new().fallback(|| async move {
             let _ = hang.wait_for(|stop| *stop).await;
             StatusCode::SERVICE_UNAVAILABLE

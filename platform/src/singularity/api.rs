@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 
 use super::{
     Singularity, checker,
-    state::{DeployEntry, Marker, Pending, RequestEntry, now_millis},
+    state::{DeployEntry, Marker, Pending, RequestEntry, State as Model, now_millis},
 };
 use crate::runtime::Runtime;
 
@@ -50,6 +50,10 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
         .route(
             "/api/history/request/{request_id}/deploy/{deploy_id}",
             get(deploy_history::<R>),
+        )
+        .route(
+            "/api/disasters/disabled-actions/{action}",
+            post(disable_action::<R>).delete(enable_action::<R>),
         )
         // Jersey's answer to a path no resource has.
         .fallback(|| async { dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
@@ -228,6 +232,65 @@ fn check_request(fields: &RequestFields, mut request: Value) -> Result<Value, Re
     Ok(request)
 }
 
+/// The actions that can be disabled here (`SingularityAction`, the ones this model has).
+const ACTIONS: [&str; 4] = [
+    "CREATE_REQUEST",
+    "UPDATE_REQUEST",
+    "DEPLOY",
+    "CANCEL_DEPLOY",
+];
+
+/// `SingularityValidator.checkActionEnabled`: 409, "Cannot perform action {action}: {message}"
+/// (`DisasterManager`).
+fn check_enabled(state: &Model, action: &str) -> Result<(), Refusal> {
+    match state.disabled_actions.get(action) {
+        Some(message) => Err(dropwizard(
+            StatusCode::CONFLICT,
+            &format!("Cannot perform action {action}: {message}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+#[derive(Deserialize)]
+struct DisabledActionRequest {
+    message: Option<String>,
+}
+
+/// `DisastersResource.disableAction`: answers 204, as a `void` resource method does.
+async fn disable_action<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    if !ACTIONS.contains(&action.as_str()) {
+        return Err(dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found"));
+    }
+    let message = if body.is_empty() {
+        None
+    } else {
+        read_body::<DisabledActionRequest>(&headers, &body)?
+            .0
+            .message
+    };
+    let mut state = singularity.inner.state.lock().await;
+    state.disabled_actions.insert(
+        action,
+        message.unwrap_or_else(|| "Action is currently disabled".into()),
+    );
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn enable_action<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+    Path(action): Path<String>,
+) -> Answer {
+    let mut state = singularity.inner.state.lock().await;
+    state.disabled_actions.remove(&action);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn save_request<R: Runtime>(
     State(singularity): State<Singularity<R>>,
     headers: HeaderMap,
@@ -237,6 +300,12 @@ async fn save_request<R: Runtime>(
     let request = check_request(&fields, request)?;
     let id = fields.id.unwrap_or_default();
     let mut state = singularity.inner.state.lock().await;
+    let action = if state.requests.contains_key(&id) {
+        "UPDATE_REQUEST"
+    } else {
+        "CREATE_REQUEST"
+    };
+    check_enabled(&state, action)?;
     if let Some(entry) = state.requests.get(&id) {
         if entry
             .pending
@@ -539,6 +608,8 @@ async fn start_deploy<R: Runtime>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Answer {
+    // The first thing `DeployResource.deploy` checks.
+    check_enabled(&*singularity.inner.state.lock().await, "DEPLOY")?;
     let (fields, body) = read_body::<DeployRequestFields>(&headers, &body)?;
     let Some(deploy) = &fields.deploy else {
         return Err(bad_request("DeployRequest must have a deploy object"));
@@ -619,6 +690,10 @@ async fn cancel_deploy<R: Runtime>(
     Path((deploy_id, request_id)): Path<(String, String)>,
 ) -> Answer {
     let mut state = singularity.inner.state.lock().await;
+    if !state.requests.contains_key(&request_id) {
+        return Err(not_found(&request_id));
+    }
+    check_enabled(&state, "CANCEL_DEPLOY")?;
     let entry = state
         .requests
         .get_mut(&request_id)

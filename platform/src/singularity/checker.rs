@@ -16,8 +16,11 @@
 use std::{
     collections::HashSet,
     net::TcpListener,
-    sync::Arc,
-    time::{Duration, Instant},
+    sync::{
+        Arc, LazyLock,
+        atomic::{AtomicU32, Ordering},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use serde_json::Value;
@@ -466,7 +469,7 @@ async fn launch<R: Runtime>(
     {
         let mut state = inner.state.lock().await;
         for instance_no in 1..=plan.instances {
-            let Some(ports) = allocate(&mut state, &settings.ports, plan.num_ports) else {
+            let Some(ports) = allocate(&state, &settings.ports, plan.num_ports) else {
                 break;
             };
             let id = TaskId::new(request_id, deploy_id, instance_no, &settings.task_host);
@@ -534,9 +537,19 @@ async fn launch<R: Runtime>(
     ids
 }
 
+/// Where the search for a free port goes on: shared by every model in the process (tests run
+/// several at once), started at a random point so that two processes are unlikely to try
+/// the same ports, and moving on so that a port just freed is not handed out again at once.
+static PORT_CURSOR: LazyLock<AtomicU32> = LazyLock::new(|| {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.subsec_nanos());
+    AtomicU32::new(nanos ^ std::process::id())
+});
+
 /// `count` ports of the range that no live task holds and that can be bound now.
 fn allocate(
-    state: &mut State,
+    state: &State,
     range: &std::ops::RangeInclusive<u16>,
     count: usize,
 ) -> Option<Vec<u16>> {
@@ -548,18 +561,18 @@ fn allocate(
         .collect();
     let (low, high) = (u32::from(*range.start()), u32::from(*range.end()));
     let span = high - low + 1;
-    let cursor = u32::from(state.port_cursor).clamp(low, high) - low;
+    // Each search starts where the last one (of any model here) left off.
+    let start = PORT_CURSOR.fetch_add(count as u32, Ordering::Relaxed);
     let mut ports = Vec::new();
     for step in 0..span {
         if ports.len() == count {
             break;
         }
-        let port = (low + (cursor + step) % span) as u16;
+        let port = (low + start.wrapping_add(step) % span) as u16;
         if used.contains(&port) || TcpListener::bind(("0.0.0.0", port)).is_err() {
             continue;
         }
         ports.push(port);
-        state.port_cursor = (low + (cursor + step + 1) % span) as u16;
     }
     (ports.len() == count).then_some(ports)
 }

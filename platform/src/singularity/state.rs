@@ -16,9 +16,9 @@ pub(crate) struct State {
     pub requests: BTreeMap<String, RequestEntry>,
     /// Every task started, oldest first (finished ones are trimmed to the newest few).
     pub tasks: Vec<TaskEntry>,
-    /// Where the search for a free port starts next time, so that a port just freed is not
-    /// handed out again at once.
-    pub port_cursor: u16,
+    /// Actions an administrator disabled (`POST /api/disasters/disabled-actions/{action}`),
+    /// with the message a refused call gets.
+    pub disabled_actions: BTreeMap<String, String>,
 }
 
 pub(crate) struct RequestEntry {
