@@ -145,6 +145,9 @@ impl Docker {
         let mut command = Command::new(&self.program);
         command
             .args(args)
+            // A process group of its own: Ctrl+C in the platform's terminal goes to the whole
+            // foreground group, and must not kill the very `docker stop` that Ctrl+C started.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -165,7 +168,11 @@ impl Docker {
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
         } else {
-            Err(message(&String::from_utf8_lossy(&output.stderr)))
+            Err(
+                message(&String::from_utf8_lossy(&output.stderr)).unwrap_or_else(|| {
+                    format!("`{} {}` {}", self.program, args.join(" "), output.status)
+                }),
+            )
         }
     }
 }
@@ -228,6 +235,7 @@ impl Runtime for Docker {
         let mut command = Command::new(&self.program);
         command
             .args(["logs", "--timestamps", "--tail", &tail, &id])
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -245,8 +253,8 @@ impl Runtime for Docker {
 }
 
 /// The useful part of what `docker` printed on failure, on one line: Docker's own message,
-/// without the hints and warnings around it.
-fn message(stderr: &str) -> String {
+/// without the hints and warnings around it; `None` if it printed nothing else.
+fn message(stderr: &str) -> Option<String> {
     let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)
@@ -257,11 +265,7 @@ fn message(stderr: &str) -> String {
                 && !line.starts_with("WARNING")
         })
         .collect();
-    if lines.is_empty() {
-        "docker failed without a message".into()
-    } else {
-        lines.join(" ")
-    }
+    (!lines.is_empty()).then(|| lines.join(" "))
 }
 
 /// Merges `docker logs --timestamps` output of both streams into the last `lines` lines, in
@@ -302,8 +306,10 @@ mod tests {
             docker: Error response from daemon: pull access denied for nope.\n\
             See 'docker run --help'.\n";
         assert_eq!(
-            message(stderr),
-            "Unable to find image 'nope:1' locally docker: Error response from daemon: pull access denied for nope."
+            message(stderr).as_deref(),
+            Some(
+                "Unable to find image 'nope:1' locally docker: Error response from daemon: pull access denied for nope."
+            )
         );
     }
 
