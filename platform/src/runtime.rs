@@ -1,6 +1,7 @@
 //! What runs a task. The deploy model in [`crate::singularity`] decides *what* runs and when;
 //! a [`Runtime`] only starts, watches and stops tasks, as a Mesos agent does.
 
+pub mod docker;
 pub mod simulated;
 
 use std::{future::Future, time::Duration};

@@ -1,0 +1,336 @@
+//! Tasks as Mesos's Docker containerizer runs them, through the `docker` command line:
+//! `docker run -d --net=host -e … IMAGE`, `docker stop -t GRACE`, `docker logs`, `docker inspect`.
+//!
+//! The command line rather than an API client: it is what a learner already uses, its messages
+//! are the ones they know (a missing image fails with Docker's own words), and it adds no
+//! dependency to build. Every call is bounded in time: a stuck engine never stalls the platform.
+
+use std::{
+    collections::HashMap,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::process::Command;
+
+use super::{Runtime, TaskSpec, TaskStatus};
+
+/// The label on every container the platform starts. Its value is the platform's API port, so
+/// that two platforms on one machine (a class server, parallel tests) never clean up each
+/// other's containers, and a platform restarted on the same port removes what it left.
+pub const LABEL: &str = "hello-mesos.platform";
+
+/// A quick question to the engine (inspect, logs, ps, rm).
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// `docker run`: it may have to pull the image first.
+const RUN_TIMEOUT: Duration = Duration::from_secs(300);
+/// `docker stop` waits for the grace period, then for the kill: this much on top of it.
+const STOP_MARGIN: Duration = Duration::from_secs(30);
+
+/// The Docker engine, as the `docker` command reaches it. Clones share their tasks.
+#[derive(Clone, Debug)]
+pub struct Docker {
+    program: String,
+    /// `LABEL=<value>` on every container this platform starts.
+    owner: String,
+    /// Task id → container id, for the tasks this platform started.
+    containers: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl Docker {
+    /// A runtime whose containers carry `LABEL=owner` (the platform's port).
+    pub fn new(owner: &str) -> Docker {
+        Docker {
+            // DOCKER names another client, e.g. a full path; `docker` from PATH otherwise.
+            program: std::env::var("DOCKER").unwrap_or_else(|_| "docker".into()),
+            owner: format!("{LABEL}={owner}"),
+            containers: Arc::default(),
+        }
+    }
+
+    /// Checks that an engine answers: its version, and whether it is Docker Desktop's (whose
+    /// host network needs a setting, see the platform's docs). `Err` says why not, in one line.
+    pub async fn check(&self) -> Result<(String, bool), String> {
+        let info = self
+            .call(
+                &[
+                    "info",
+                    "--format",
+                    "{{.ServerVersion}}|{{.OperatingSystem}}",
+                ],
+                CALL_TIMEOUT,
+            )
+            .await
+            .map_err(|error| format!("no Docker engine answers ({error})"))?;
+        let (version, system) = info.trim().split_once('|').unwrap_or((info.trim(), ""));
+        Ok((version.to_string(), system.contains("Docker Desktop")))
+    }
+
+    /// Removes every container carrying this platform's label, running or not: what a
+    /// previous run left if it died, or everything at the end of this one. Returns how many.
+    pub async fn remove_all(&self) -> Result<usize, String> {
+        let filter = format!("label={}", self.owner);
+        let listed = self
+            .call(
+                &["ps", "--all", "--quiet", "--filter", &filter],
+                CALL_TIMEOUT,
+            )
+            .await?;
+        let ids: Vec<&str> = listed.split_whitespace().collect();
+        if !ids.is_empty() {
+            let mut args = vec!["rm", "--force", "--volumes"];
+            args.extend(&ids);
+            self.call(&args, CALL_TIMEOUT + STOP_MARGIN).await?;
+        }
+        self.containers_lock().clear();
+        Ok(ids.len())
+    }
+
+    /// Stops every container this platform started, as `docker stop -t GRACE` does, all at once.
+    pub async fn stop_all(&self, grace: Duration) -> Result<(), String> {
+        let filter = format!("label={}", self.owner);
+        let listed = self
+            .call(&["ps", "--quiet", "--filter", &filter], CALL_TIMEOUT)
+            .await?;
+        let ids: Vec<&str> = listed.split_whitespace().collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let seconds = grace.as_secs().to_string();
+        let mut args = vec!["stop", "--time", &seconds];
+        args.extend(&ids);
+        self.call(&args, grace + STOP_MARGIN).await.map(drop)
+    }
+
+    /// The `docker run` arguments for `spec`.
+    fn run_args(&self, spec: &TaskSpec) -> Vec<String> {
+        let mut args: Vec<String> = ["run", "--detach", "--net=host"].map(String::from).into();
+        for label in [
+            self.owner.clone(),
+            format!("{LABEL}.task={}", spec.task_id),
+            format!("{LABEL}.request={}", spec.request_id),
+            format!("{LABEL}.deploy={}", spec.deploy_id),
+        ] {
+            args.extend(["--label".into(), label]);
+        }
+        for (name, value) in &spec.env {
+            args.extend(["--env".into(), format!("{name}={value}")]);
+        }
+        // Mesos enforces the deploy's resources as cgroup limits; Docker's flags are the same
+        // limits. Docker refuses less than 6 MB of memory: say so through its own message.
+        if spec.memory_mb > 0.0 {
+            args.extend(["--memory".into(), format!("{}m", spec.memory_mb.ceil())]);
+        }
+        if spec.cpus > 0.0 {
+            args.extend(["--cpus".into(), spec.cpus.to_string()]);
+        }
+        args.push(spec.image.clone());
+        args
+    }
+
+    fn container(&self, task_id: &str) -> Option<String> {
+        self.containers_lock().get(task_id).cloned()
+    }
+
+    fn containers_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        // A panic elsewhere while the lock was held leaves the map intact: keep using it.
+        self.containers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `docker ARGS` within `timeout`: its stdout on success, else its message.
+    async fn call(&self, args: &[&str], timeout: Duration) -> Result<String, String> {
+        let mut command = Command::new(&self.program);
+        command
+            .args(args)
+            // A process group of its own: Ctrl+C in the platform's terminal goes to the whole
+            // foreground group, and must not kill the very `docker stop` that Ctrl+C started.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // A call that times out is killed, not left behind.
+            .kill_on_drop(true);
+        let output = match tokio::time::timeout(timeout, command.output()).await {
+            Ok(Ok(output)) => output,
+            Ok(Err(error)) => return Err(format!("{}: {error}", self.program)),
+            Err(_) => {
+                return Err(format!(
+                    "`{} {}` did not finish within {} s",
+                    self.program,
+                    args.first().unwrap_or(&""),
+                    timeout.as_secs()
+                ));
+            }
+        };
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(
+                message(&String::from_utf8_lossy(&output.stderr)).unwrap_or_else(|| {
+                    format!("`{} {}` {}", self.program, args.join(" "), output.status)
+                }),
+            )
+        }
+    }
+}
+
+impl Runtime for Docker {
+    async fn start(&self, spec: &TaskSpec) -> Result<(), String> {
+        let args = self.run_args(spec);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let id = self.call(&args, RUN_TIMEOUT).await?;
+        self.containers_lock()
+            .insert(spec.task_id.clone(), id.trim().to_string());
+        Ok(())
+    }
+
+    async fn status(&self, task_id: &str) -> TaskStatus {
+        let Some(id) = self.container(task_id) else {
+            return TaskStatus::Exited { code: None };
+        };
+        let format = "{{.State.Running}} {{.State.ExitCode}}";
+        match self
+            .call(&["inspect", "--format", format, &id], CALL_TIMEOUT)
+            .await
+        {
+            Ok(state) => match state.split_whitespace().collect::<Vec<_>>()[..] {
+                ["true", _] => TaskStatus::Running,
+                [_, code] => TaskStatus::Exited {
+                    code: code.parse().ok(),
+                },
+                _ => TaskStatus::Exited { code: None },
+            },
+            // Removed behind the platform's back: it is gone.
+            Err(error) if error.contains("No such") => TaskStatus::Exited { code: None },
+            // A slow or busy engine says nothing about the task: take it as unchanged, so that
+            // a hiccup of Docker never fails a deploy. The next check asks again.
+            Err(_) => TaskStatus::Running,
+        }
+    }
+
+    async fn stop(&self, task_id: &str, grace: Duration) {
+        let Some(id) = self.container(task_id) else {
+            return;
+        };
+        // Whole seconds, as `docker stop -t` takes them; the container stays (stopped) so that
+        // its logs can still be read, until the platform ends and removes it.
+        let seconds = grace.as_secs().to_string();
+        if let Err(error) = self
+            .call(&["stop", "--time", &seconds, &id], grace + STOP_MARGIN)
+            .await
+        {
+            eprintln!("docker stop {task_id}: {error}");
+        }
+    }
+
+    async fn logs(&self, task_id: &str, lines: usize) -> Vec<String> {
+        let Some(id) = self.container(task_id) else {
+            return Vec::new();
+        };
+        let tail = lines.to_string();
+        // stdout and stderr arrive on two pipes: their timestamps put them back in order.
+        let mut command = Command::new(&self.program);
+        command
+            .args(["logs", "--timestamps", "--tail", &tail, &id])
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let Ok(Ok(output)) = tokio::time::timeout(CALL_TIMEOUT, command.output()).await else {
+            return Vec::new();
+        };
+        if !output.status.success() {
+            return Vec::new();
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        merge_by_timestamp(&stdout, &stderr, lines)
+    }
+}
+
+/// The useful part of what `docker` printed on failure, on one line: Docker's own message,
+/// without the hints and warnings around it; `None` if it printed nothing else.
+fn message(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|line| {
+            !line.is_empty()
+                && !line.starts_with("See 'docker")
+                && !line.starts_with("Run 'docker")
+                && !line.starts_with("WARNING")
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join(" "))
+}
+
+/// Merges `docker logs --timestamps` output of both streams into the last `lines` lines, in
+/// the order they were written, without the timestamps. Docker's timestamps have a fixed
+/// width (RFC 3339 with nanoseconds), so comparing them as text orders them in time.
+fn merge_by_timestamp(stdout: &str, stderr: &str, lines: usize) -> Vec<String> {
+    let mut all: Vec<(&str, &str)> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .map(|line| line.split_once(' ').unwrap_or(("", line)))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    let skip = all.len().saturating_sub(lines);
+    all.into_iter()
+        .skip(skip)
+        .map(|(_, line)| line.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_of_both_streams_come_back_in_order() {
+        let stdout = "2026-01-01T00:00:01.000000000Z one\n2026-01-01T00:00:03.000000000Z three\n";
+        let stderr = "2026-01-01T00:00:02.000000000Z two\n";
+        assert_eq!(
+            merge_by_timestamp(stdout, stderr, 5),
+            ["one", "two", "three"]
+        );
+        assert_eq!(merge_by_timestamp(stdout, stderr, 2), ["two", "three"]);
+    }
+
+    #[test]
+    fn a_failed_run_keeps_dockers_message_only() {
+        let stderr = "Unable to find image 'nope:1' locally\n\
+            docker: Error response from daemon: pull access denied for nope.\n\
+            See 'docker run --help'.\n";
+        assert_eq!(
+            message(stderr).as_deref(),
+            Some(
+                "Unable to find image 'nope:1' locally docker: Error response from daemon: pull access denied for nope."
+            )
+        );
+    }
+
+    #[test]
+    fn run_arguments_follow_the_spec() {
+        let spec = TaskSpec {
+            task_id: "r-d-1-1".into(),
+            request_id: "r".into(),
+            deploy_id: "d".into(),
+            image: "hello-mesos:7".into(),
+            env: vec![("PORT0".into(), "31000".into())],
+            memory_mb: 64.0,
+            cpus: 0.1,
+        };
+        let args = Docker::new("7099").run_args(&spec).join(" ");
+        assert_eq!(
+            args,
+            "run --detach --net=host --label hello-mesos.platform=7099 \
+             --label hello-mesos.platform.task=r-d-1-1 --label hello-mesos.platform.request=r \
+             --label hello-mesos.platform.deploy=d --env PORT0=31000 --memory 64m --cpus 0.1 \
+             hello-mesos:7"
+        );
+    }
+}

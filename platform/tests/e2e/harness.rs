@@ -1,0 +1,542 @@
+//! The platform's real binary, started on free ports with short timings, and what the
+//! end-to-end tests need around it: its API, Docker's view of its containers, the step images.
+
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpStream},
+    path::{Path, PathBuf},
+    process::Command,
+    sync::{Mutex, MutexGuard},
+    thread,
+    time::{Duration, Instant},
+};
+
+use nix::sys::signal::Signal;
+use serde_json::Value;
+use test_support::{app::App, stand_in::free_address};
+
+/// The tests share one Docker engine and two cores: one platform at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Timings short enough for tests, long enough for a container to start on a busy machine.
+pub const FAST: [&str; 6] = [
+    "--check-interval",
+    "0.5",
+    "--startup-timeout",
+    "10",
+    "--deploy-timeout",
+    "40",
+];
+
+/// How long a deploy may take to end, with [`FAST`] timings.
+pub const DEPLOY_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The repository's root, where `config/` and the docs are.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Says why the end-to-end tests cannot run here; in CI, where they must, fails instead.
+pub fn skip(reason: &str) {
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "end-to-end tests cannot run: {reason}"
+    );
+    eprintln!("skipped: {reason}");
+}
+
+/// `docker ARGS`, its stdout if it succeeded (bounded: the engine may hang).
+pub fn docker(args: &[&str]) -> Result<String, String> {
+    let mut child = Command::new("docker")
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("docker: {err}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().map_err(|err| err.to_string())?.is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(format!("docker {args:?} did not finish within 30 s"));
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().map_err(|err| err.to_string())?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
+    }
+}
+
+/// Whether a Docker engine answers and holds `images` (scripts/docker-test.sh builds them);
+/// else says so through [`skip`].
+pub fn ready_for(images: &[&str]) -> bool {
+    if let Err(err) = docker(&["version", "--format", "{{.Server.Version}}"]) {
+        skip(&format!("no Docker engine answers: {err}"));
+        return false;
+    }
+    for image in images {
+        if docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_err() {
+            skip(&format!(
+                "no image {image}: scripts/docker-test.sh builds the steps' images"
+            ));
+            return false;
+        }
+    }
+    true
+}
+
+/// A running platform, stopped with SIGINT when dropped.
+pub struct Platform {
+    pub app: App,
+    pub port: u16,
+    pub discovery: SocketAddr,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl Platform {
+    /// Starts the platform with `args` after the ports, and waits for its last start-up line.
+    pub fn start(args: &[&str]) -> Platform {
+        let turn = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (port, discovery) = (free_address().port(), free_address());
+        Platform {
+            app: spawn(port, discovery, args),
+            port,
+            discovery,
+            url: format!("http://127.0.0.1:{port}"),
+            _turn: turn,
+        }
+    }
+
+    /// Starts the platform with [`FAST`] timings if Docker holds `images`; else says why not
+    /// through [`skip`].
+    pub fn start_for(images: &[&str]) -> Option<Platform> {
+        ready_for(images).then(|| Platform::start(&FAST))
+    }
+
+    /// Kills the platform with SIGKILL, as a crash would, and starts another on its ports.
+    pub fn crash_and_restart(&mut self, args: &[&str]) {
+        self.app.signal(Signal::SIGKILL);
+        self.app.wait(Duration::from_secs(5));
+        self.app = spawn(self.port, self.discovery, args);
+    }
+
+    /// Singularity's base URL, as `SINGULARITY_URL` takes it.
+    pub fn singularity(&self) -> String {
+        format!("{}/singularity", self.url)
+    }
+
+    /// `METHOD {url}{path}` with a JSON body: the status and the body.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+        let client = reqwest::blocking::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("a client");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
+        let mut request = client.request(method, format!("{}{path}", self.url));
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(body.to_string());
+        }
+        match request.send() {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                (status, response.text().unwrap_or_default())
+            }
+            Err(err) => self.app.fail(&format!("{path}: {err}")),
+        }
+    }
+
+    /// `GET {url}{path}` as JSON, which must answer 200.
+    pub fn json(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, None);
+        self.app
+            .check(status == 200, &format!("GET {path} -> {status} {body}"));
+        serde_json::from_str(&body).unwrap_or_else(|err| self.app.fail(&format!("{path}: {err}")))
+    }
+
+    /// Creates the request `id`, of one instance.
+    pub fn request(self, id: &str) -> Platform {
+        let body = serde_json::json!({"id": id, "daemon": true, "instances": 1});
+        let (status, answer) = self.call("POST", "/singularity/api/requests", Some(&body));
+        self.app
+            .check(status == 200, &format!("POST request -> {status} {answer}"));
+        self
+    }
+
+    /// Starts deploy `deploy_id` of `request_id` running `image` with `env`: the answer.
+    pub fn deploy(
+        &self,
+        request_id: &str,
+        deploy_id: &str,
+        image: &str,
+        env: Value,
+    ) -> (u16, String) {
+        let body = serde_json::json!({"deploy": {
+            "requestId": request_id,
+            "id": deploy_id,
+            "containerInfo": {"type": "DOCKER", "docker": {"image": image, "network": "HOST"}},
+            "resources": {"cpus": 0.1, "memoryMb": 64, "numPorts": 1},
+            "healthcheckUri": "/health",
+            "env": env,
+        }});
+        self.call("POST", "/singularity/api/deploys", Some(&body))
+    }
+
+    /// Waits for the deploy to end: its `deployResult`.
+    pub fn result(&self, request_id: &str, deploy_id: &str) -> Value {
+        let path = format!("/singularity/api/history/request/{request_id}/deploy/{deploy_id}");
+        let deadline = Instant::now() + DEPLOY_DEADLINE;
+        loop {
+            let history = self.json(&path);
+            if !history["deployResult"].is_null() {
+                return history["deployResult"].clone();
+            }
+            if Instant::now() > deadline {
+                self.app.fail(&format!(
+                    "{deploy_id} still pending after {DEPLOY_DEADLINE:?}"
+                ));
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// What the page shows.
+    pub fn state(&self) -> Value {
+        self.json("/platform/state")
+    }
+
+    /// The tasks of `deploy_id` the page lists.
+    pub fn tasks(&self, deploy_id: &str) -> Vec<Value> {
+        let state = self.state();
+        let tasks = state["singularity"]["tasks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        tasks
+            .into_iter()
+            .filter(|task| task["deploy_id"] == deploy_id)
+            .collect()
+    }
+
+    /// The service URIs `/watch` lists for `service_type`.
+    pub fn watched(&self, service_type: &str) -> Vec<String> {
+        let url = format!("http://{}/watch", self.discovery);
+        let body = test_support::http::get(&url)
+            .unwrap_or_else(|err| self.app.fail(&format!("/watch: {err}")))
+            .body;
+        let watch: Value = serde_json::from_str(&body).expect("/watch answers JSON");
+        let mut uris: Vec<String> = watch["updates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|update| update["serviceType"] == service_type)
+            .filter_map(|update| update["serviceUri"].as_str().map(String::from))
+            .collect();
+        uris.sort();
+        uris
+    }
+
+    /// The ids of the containers carrying this platform's label; `all` includes stopped ones.
+    pub fn containers(&self, all: bool) -> Vec<String> {
+        containers_of(self.port, all)
+    }
+
+    /// Stops the platform with SIGINT (Ctrl+C) and returns its exit code.
+    pub fn interrupt(mut self) -> Option<i32> {
+        self.app.signal(Signal::SIGINT);
+        self.app.wait(Duration::from_secs(30)).code()
+    }
+}
+
+/// Starts the platform's binary and waits for its last start-up line.
+fn spawn(port: u16, discovery: SocketAddr, args: &[&str]) -> App {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_platform"));
+    command
+        .args(["--port", &port.to_string()])
+        .args(["--discovery-port", &discovery.port().to_string()])
+        .args(args);
+    // Docker's client needs to find itself and its settings.
+    let path = std::env::var("PATH").unwrap_or_default();
+    let home = std::env::var("HOME").unwrap_or_default();
+    let mut app = App::spawn(command, &[("PATH", &path), ("HOME", &home)]);
+    app.wait_for_line("Stop with Ctrl+C", Duration::from_secs(60));
+    app
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        if self.app.is_running() {
+            self.app.signal(Signal::SIGINT);
+            self.app.wait(Duration::from_secs(30));
+        }
+    }
+}
+
+/// The containers labelled for the platform on `port`.
+pub fn containers_of(port: u16, all: bool) -> Vec<String> {
+    let filter = format!("label=hello-mesos.platform={port}");
+    let mut args = vec!["ps", "--quiet", "--filter", &filter];
+    if all {
+        args.push("--all");
+    }
+    docker(&args)
+        .expect("docker ps")
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+/// What one `GET /` got, precisely: an answer, a connection the app did not take, or
+/// something else (a cut answer, a hang), which a deploy must never cause.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    Answered(u16),
+    /// Refused at connect: nothing listens any more.
+    Refused,
+    /// Reset before a single byte of an answer: the kernel had completed the connection in
+    /// the listening socket's queue, and the app closed that socket without accepting it.
+    /// Like a refusal, the request never reached the app, and any client may retry it.
+    NotAccepted,
+    Broken(String),
+}
+
+/// `GET /` on a fresh connection to `uri` (`http://host:port`), with `Connection: close`,
+/// read to the end within 3 s.
+pub fn get_root(uri: &str) -> Outcome {
+    let address = uri.trim_start_matches("http://").trim_end_matches('/');
+    let Ok(socket) = address.parse::<SocketAddr>() else {
+        return Outcome::Broken(format!("not host:port: {uri}"));
+    };
+    let mut stream = match TcpStream::connect_timeout(&socket, Duration::from_secs(3)) {
+        Ok(stream) => stream,
+        Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => return Outcome::Refused,
+        Err(err) => return Outcome::Broken(format!("connect: {err}")),
+    };
+    let timeout = Some(Duration::from_secs(3));
+    let _ = stream.set_read_timeout(timeout);
+    let _ = stream.set_write_timeout(timeout);
+    let request = format!("GET / HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let reset = |err: &std::io::Error| {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+        matches!(err.kind(), ConnectionReset | BrokenPipe)
+    };
+    if let Err(err) = stream.write_all(request.as_bytes()) {
+        return if reset(&err) {
+            Outcome::NotAccepted
+        } else {
+            Outcome::Broken(format!("send: {err}"))
+        };
+    }
+    let mut answer = Vec::new();
+    if let Err(err) = stream.read_to_end(&mut answer) {
+        return if reset(&err) && answer.is_empty() {
+            Outcome::NotAccepted
+        } else {
+            Outcome::Broken(format!("read after {} bytes: {err}", answer.len()))
+        };
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok());
+    match status {
+        Some(status) if answer.contains("\r\n\r\n") => Outcome::Answered(status),
+        _ => Outcome::Broken(format!("not a whole answer: {answer:?}")),
+    }
+}
+
+/// `otpl-deploy`, built from this workspace (cargo builds it only if it is not up to date).
+pub fn otpl_deploy() -> PathBuf {
+    let built = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args(["build", "--quiet", "-p", "otpl-deploy"])
+        .status()
+        .expect("cargo build -p otpl-deploy");
+    assert!(built.success(), "cargo build -p otpl-deploy failed");
+    // This test runs from target/debug/deps/: the tool is in target/debug/.
+    let exe = std::env::current_exe().expect("the test's path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target/debug")
+        .join("otpl-deploy")
+}
+
+/// The headless browser to test the page in: `chromium` (Debian's package) or $CHROMIUM.
+pub fn chromium() -> Option<String> {
+    let browser = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    match Command::new(&browser).arg("--version").output() {
+        Ok(output) if output.status.success() => Some(browser),
+        _ => {
+            skip(&format!(
+                "no browser: `{browser} --version` failed (apt-get install chromium)"
+            ));
+            None
+        }
+    }
+}
+
+/// The page at `url` as a headless Chromium renders it after a few seconds of its scripts.
+pub fn dump_dom(browser: &str, url: &str) -> String {
+    let profile = tempfile::TempDir::new().expect("a temporary profile");
+    let mut child = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the browser starts");
+    let mut stdout = child.stdout.take().expect("piped");
+    let reader = thread::spawn(move || {
+        let mut dom = String::new();
+        let _ = stdout.read_to_string(&mut dom);
+        dom
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("the browser").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{browser} did not render {url} within 60 s");
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    reader.join().expect("the browser's output")
+}
+
+/// One command of a console session shown in the docs, and the lines it is shown to print.
+#[derive(Debug)]
+pub struct Shown {
+    pub command: String,
+    pub output: Vec<String>,
+}
+
+/// The console block after `<!-- e2e NAME -->` in `docs/PAGE`: each `$ command` and the lines
+/// shown after it.
+pub fn session(page: &str, name: &str) -> Vec<Shown> {
+    let path = root().join("docs").join(page);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{page}: {err}"));
+    let marker = format!("<!-- e2e {name} -->\n```console\n");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{page} has no {marker:?}"))
+        + marker.len();
+    let block = &text[start..start + text[start..].find("```").expect("the block's end")];
+    let mut shown: Vec<Shown> = Vec::new();
+    for line in block.lines() {
+        match (line.strip_prefix("$ "), shown.last_mut()) {
+            (Some(command), _) => shown.push(Shown {
+                command: command.to_string(),
+                output: Vec::new(),
+            }),
+            (None, Some(last)) => last.output.push(line.to_string()),
+            (None, None) => panic!("{page}: {name} starts with a line that is not a command"),
+        }
+    }
+    shown
+}
+
+/// Runs a session of the docs in one shell, in `dir`, against `platform`: its commands as
+/// shown, with the platform's ports for the defaults (7099, 8090) and the workspace's
+/// `otpl-deploy` for `cargo run -q -p otpl-deploy --` (`dir` is not the workspace). Each
+/// command must exit 0, unless the next one is `echo $?`, and print every line shown after
+/// it, in order, where `…` stands for any text (ids, ports, timestamps).
+pub fn run_session(platform: &Platform, dir: &Path, page: &str, name: &str) {
+    let shown = session(page, name);
+    let (api, discovery) = (
+        platform.port.to_string(),
+        platform.discovery.port().to_string(),
+    );
+    let otpl = otpl_deploy();
+    let mut script = String::from("exec 2>&1\n");
+    for command in &shown {
+        let command = command
+            .command
+            .replace("localhost:7099", &format!("127.0.0.1:{api}"))
+            .replace("localhost:8090", &format!("127.0.0.1:{discovery}"))
+            .replace(
+                "cargo run -q -p otpl-deploy --",
+                &otpl.display().to_string(),
+            );
+        // The exit code of each command, on a line of its own; `$?` is then restored.
+        script.push_str(&format!("{command}\ns=$?; echo \"@@@ $s\"; (exit $s)\n"));
+    }
+    let path = std::env::var("PATH").unwrap_or_default();
+    let singularity = format!("{}/singularity", platform.url);
+    let output = Command::new("bash")
+        .args(["-c", &script])
+        .current_dir(dir)
+        .env_clear()
+        .envs([("PATH", path.as_str()), ("SINGULARITY_URL", &singularity)])
+        .output()
+        .expect("bash runs");
+    let output = String::from_utf8_lossy(&output.stdout)
+        .replace(&format!(":{api}"), ":7099")
+        .replace(&format!(":{discovery}"), ":8090");
+    let mut printed = output.split("@@@ ");
+    let mut before = printed.next().unwrap_or_default();
+    for (index, command) in shown.iter().enumerate() {
+        let next = printed.next().unwrap_or_else(|| {
+            panic!(
+                "{page} {name}: no end after `{}`:\n{output}",
+                command.command
+            )
+        });
+        let (code, rest) = next.split_once('\n').unwrap_or((next, ""));
+        let checked = shown
+            .get(index + 1)
+            .is_some_and(|next| next.command == "echo $?");
+        assert!(
+            code.trim() == "0" || checked,
+            "{page} {name}: `{}` exited {code}:\n{before}",
+            command.command
+        );
+        let mut lines = before.lines();
+        for expected in &command.output {
+            assert!(
+                lines.any(|line| matches_shown(expected, line)),
+                "{page} {name}: `{}` did not print {expected:?}; it printed:\n{before}",
+                command.command
+            );
+        }
+        before = rest;
+    }
+}
+
+/// Whether `line` is `shown`, where each `…` in `shown` stands for any text.
+fn matches_shown(shown: &str, line: &str) -> bool {
+    let mut parts = shown.split('…');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = line.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    for (index, part) in parts.iter().enumerate() {
+        if index + 1 == parts.len() {
+            return part.is_empty() || rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
