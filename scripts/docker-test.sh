@@ -100,11 +100,13 @@ expect_get() {
     fi
 }
 
-# A port on which nothing listens on this machine right now.
+# A port on which nothing listens on this machine right now, below Linux's range of ports for
+# outgoing connections (32768 and up), which a listener cannot take while a connection holds it,
+# and outside the practice platform's range for tasks (31000-32000).
 free_port() {
     local port
     for _ in {1..100}; do
-        port=$((20000 + RANDOM % 20000))
+        port=$((20000 + RANDOM % 10000))
         if ! (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return
