@@ -8,14 +8,19 @@
 //! 3. The same POST, with the same id, every heartbeat: a server forgets an announcement
 //!    that is not renewed within about 10 s, so a task that dies drops out on its own.
 //! 4. `DELETE {server}/announcement/{id}` takes us off the list at once, before we stop.
+//!
+//! Discovery is a server we do not control, and it must never hurt the service: what we
+//! read from it is bounded in time and in size, we follow none of its redirects, and the
+//! heartbeat runs on a thread of its own, so that a server keeping it busy cannot slow
+//! down the requests we serve, nor our stop.
 
-use std::{env, error::Error, time::Duration};
+use std::{env, error::Error, net::IpAddr, thread, time::Duration};
 
-use reqwest::{Client, Response, StatusCode, Url};
+use reqwest::{Client, Response, StatusCode, Url, redirect};
 use serde::{Deserialize, Serialize};
 use tokio::{
+    runtime,
     sync::oneshot,
-    task::JoinHandle,
     time::{self, MissedTickBehavior},
 };
 use uuid::Uuid;
@@ -26,6 +31,18 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long unannouncing may take: it happens between SIGTERM and Mesos's SIGKILL.
 const UNANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the stop waits for the heartbeat to end: a little longer than the unannouncing,
+/// so that its error, if any, is said; never longer, however busy the heartbeat is kept.
+const LEAVE_LIMIT: Duration = Duration::from_millis(1200);
+/// The most we read of the seed host's listing. An announcement takes about 250 bytes, so
+/// 1 MiB holds some 4,000: every instance of every service of a region, several times
+/// over. A longer answer is refused, whether endless or only huge: memory must not
+/// depend on what a server sends. (The other answers we read only the status of.)
+const LISTING_LIMIT: usize = 1024 * 1024;
+/// How many of the listed discovery servers we keep. Dead servers drop out of the seed
+/// host's listing like any other announcement, so once these few have failed, asking the
+/// seed again beats trying the rest of a listing that may be old.
+const SERVERS_KEPT: usize = 3;
 
 /// Where to announce and what, read from the environment.
 pub struct Settings {
@@ -55,6 +72,16 @@ impl Settings {
         if !bare || Url::parse(&format!("http://{host}")).is_err() {
             return Err(format!("DISCOVERY_HOST is not a host[:port]: {host:?}"));
         }
+        // We announce TASK_HOST: "every address of this machine" would send others to themselves.
+        let task_host = non_empty_env("TASK_HOST").unwrap_or_default();
+        if task_host
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
+        {
+            return Err(format!(
+                "TASK_HOST {task_host} cannot be announced: set it to this machine's name or address"
+            ));
+        }
         let service_type = non_empty_env("SERVICE_TYPE").unwrap_or_else(|| "hello-mesos".into());
         let heartbeat = match non_empty_env("DISCOVERY_HEARTBEAT_MS") {
             None => 10_000,
@@ -68,6 +95,15 @@ impl Settings {
             environment,
             heartbeat: Duration::from_millis(heartbeat),
         }))
+    }
+}
+
+/// The URL at which a service listening on `host` and `port` is reached. An IPv6 address
+/// goes in brackets (`http://[::1]:3000`): without them, its colons and the port's mix up.
+pub fn url_of(host: &str, port: u16) -> String {
+    match host.parse() {
+        Ok(IpAddr::V6(_)) => format!("http://[{host}]:{port}"),
+        _ => format!("http://{host}:{port}"),
     }
 }
 
@@ -101,9 +137,10 @@ pub struct Announcer {
 }
 
 struct Running {
-    /// Sending on it tells the heartbeat task to unannounce and end.
+    /// Sending on it tells the heartbeat to unannounce and end.
     stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
+    /// Closed once the heartbeat has ended.
+    ended: oneshot::Receiver<()>,
 }
 
 /// Starts announcing `service_uri` in the background, unless in development mode.
@@ -115,9 +152,12 @@ pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
         return Announcer { heartbeat: None };
     };
     // Every request has a deadline, and goes straight to discovery: a proxy set in the
-    // environment for the machine's other traffic must not stand in the way.
+    // environment for the machine's other traffic must not stand in the way. A redirect is
+    // an answer, not an order: a 302 would turn our POST into a GET that announces nothing,
+    // a 307 would announce us to a server that we would not unannounce from.
     let http = Client::builder()
         .no_proxy()
+        .redirect(redirect::Policy::none())
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .build();
@@ -142,30 +182,47 @@ pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
         announced_to: None,
     };
     let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(heartbeat.run(settings.heartbeat, stopped));
+    let (end, ended) = oneshot::channel::<()>();
+    // A thread of its own, with a runtime of its own: a server that keeps the heartbeat
+    // busy (one sending `100 Continue` without end keeps the HTTP client parsing for as
+    // long as it sends) keeps this thread busy, not those that serve requests and stop us.
+    let thread = thread::Builder::new().name("discovery".into());
+    let spawned = thread.spawn(move || {
+        let _end = end;
+        match runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime.block_on(heartbeat.run(settings.heartbeat, stopped)),
+            Err(err) => eprintln!("Discovery error: {err}"),
+        }
+    });
+    if let Err(err) = spawned {
+        eprintln!("Discovery error: {err}");
+        return Announcer { heartbeat: None };
+    }
     Announcer {
-        heartbeat: Some(Running { stop, task }),
+        heartbeat: Some(Running { stop, ended }),
     }
 }
 
 impl Announcer {
-    /// Stops the heartbeat, then unannounces: once this returns, nothing more is sent.
+    /// Stops the heartbeat, which then unannounces, and waits for it to end, at most
+    /// [`LEAVE_LIMIT`]: the stop never waits for discovery longer than that.
     pub async fn leave(self) {
-        if let Some(Running { stop, task }) = self.heartbeat {
+        if let Some(Running { stop, ended }) = self.heartbeat {
             let _ = stop.send(());
-            let _ = task.await;
+            let _ = time::timeout(LEAVE_LIMIT, ended).await;
         }
     }
 }
 
-/// The client side of the protocol, run by one task.
+/// The client side of the protocol, run on the heartbeat's thread.
 struct Heartbeat {
     http: Client,
     /// The seed host, `DISCOVERY_HOST`.
     host: String,
     announcement: Announcement,
-    /// The discovery servers the seed host listed; we announce to the first. A server
-    /// that fails is dropped, and once none is left the seed host is asked again.
+    /// The first [`SERVERS_KEPT`] discovery servers the seed host listed; we announce to
+    /// the first. A server that fails is dropped, and once none is left the seed host is
+    /// asked again.
     servers: Vec<String>,
     /// The server that last accepted the announcement: the one to take it back from.
     announced_to: Option<String>,
@@ -221,15 +278,15 @@ impl Heartbeat {
     async fn find_servers(&self) -> Result<Vec<String>, String> {
         let url = format!("http://{}/watch", self.host);
         let sent = self.http.get(&url).send().await;
-        let watch: Watch = answered(sent, &[StatusCode::OK])?
-            .json()
-            .await
-            .map_err(explain)?;
+        let listing = body_of(answered(sent, &[StatusCode::OK])?, LISTING_LIMIT).await?;
+        let watch: Watch = serde_json::from_slice(&listing)
+            .map_err(|err| format!("{url} answered an invalid listing: {err}"))?;
         let servers: Vec<String> = watch
             .updates
             .into_iter()
             .filter(|listed| listed.service_type == "discovery")
             .map(|listed| listed.service_uri.trim_end_matches('/').to_string())
+            .take(SERVERS_KEPT)
             .collect();
         if servers.is_empty() {
             return Err(format!("{url} lists no discovery server"));
@@ -263,6 +320,19 @@ fn answered(sent: reqwest::Result<Response>, expected: &[StatusCode]) -> Result<
         return Err(format!("{} answered {}", response.url(), response.status()));
     }
     Ok(response)
+}
+
+/// The body of `response`, read a chunk at a time, or an error as soon as it is longer
+/// than `limit` bytes: what a server sends without end must not fill our memory.
+async fn body_of(mut response: Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(explain)? {
+        if body.len() + chunk.len() > limit {
+            return Err(format!("{} sent more than {limit} bytes", response.url()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// A reqwest error on one line, with the causes it keeps behind its own message

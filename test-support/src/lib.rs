@@ -9,8 +9,10 @@
 
 pub mod app;
 pub mod contracts;
+pub mod cpu_quota;
 pub mod discovery;
 pub mod http;
+pub mod misbehaving_discovery;
 pub mod singularity;
 pub mod stand_in;
 
@@ -99,6 +101,15 @@ macro_rules! contracts_of {
             discovery_host_is_required,
             discovery_host_must_be_a_bare_host,
             heartbeat_must_be_positive_milliseconds,
+            endless_listing_is_cut_short,
+            huge_listing_is_refused,
+            informational_flood_slows_neither_serving_nor_the_stop,
+            informational_flood_on_a_tenth_of_a_cpu,
+            dripping_server_is_given_up,
+            redirects_are_not_followed,
+            dead_servers_are_replaced_from_the_seed,
+            ipv6_task_host_is_a_url,
+            unspecified_task_host_is_refused,
         );
     };
 }
