@@ -35,9 +35,9 @@ const UNANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
 /// so that its error, if any, is said; never longer, however busy the heartbeat is kept.
 const LEAVE_LIMIT: Duration = Duration::from_millis(1200);
 /// The most we read of the seed host's listing. An announcement takes about 250 bytes, so
-/// 1 MiB holds some 4,000: every instance of every service of a region, several times
-/// over. A longer answer is refused, whether endless or only huge: memory must not
-/// depend on what a server sends. (The other answers we read only the status of.)
+/// 1 MiB holds some 4,000: ample for a region of a few hundred services of a few instances
+/// each. A longer answer is refused, whether endless or only huge: memory must not depend
+/// on what a server sends. (Of the other answers we read only the status.)
 const LISTING_LIMIT: usize = 1024 * 1024;
 /// How many of the listed discovery servers we keep. Dead servers drop out of the seed
 /// host's listing like any other announcement, so once these few have failed, asking the
@@ -184,10 +184,12 @@ pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
     let (stop, stopped) = oneshot::channel();
     let (end, ended) = oneshot::channel::<()>();
     // A thread of its own, with a runtime of its own: a server that keeps the heartbeat
-    // busy (one sending `100 Continue` without end keeps the HTTP client parsing for as
-    // long as it sends) keeps this thread busy, not those that serve requests and stop us.
+    // busy (one sending `100 Continue` without end keeps the HTTP client parsing for up to
+    // seconds at a time, deaf to every timer of its runtime) keeps this thread busy, not
+    // those that serve requests and stop us.
     let thread = thread::Builder::new().name("discovery".into());
     let spawned = thread.spawn(move || {
+        // Dropped when the thread ends, which closes `ended`.
         let _end = end;
         match runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => runtime.block_on(heartbeat.run(settings.heartbeat, stopped)),

@@ -3,7 +3,8 @@
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
 //! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
 //! discovery ([`discovery`]), and Singularity with the fixtures to run `otpl-deploy`
-//! against it ([`singularity`]).
+//! against it ([`singularity`]); servers that misbehave on purpose
+//! ([`misbehaving_discovery`]), and a CPU quota to run a step under ([`cpu_quota`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
