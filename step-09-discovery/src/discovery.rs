@@ -12,13 +12,36 @@
 //! Discovery is a server we do not control, and it must never hurt the service: what we
 //! read from it is bounded in time and in size, we follow none of its redirects, and the
 //! heartbeat runs on a thread of its own, so that a server keeping it busy cannot slow
-//! down the requests we serve, nor our stop.
+//! down the requests we serve, nor our stop. Each request goes on a connection of its own,
+//! which counts what it reads (see [`Capped`]), with hyper's own HTTP/1 client: what is
+//! read is bounded only if every byte read is.
 
-use std::{env, error::Error, net::IpAddr, thread, time::Duration};
+use std::{
+    cell::Cell,
+    env,
+    error::Error,
+    fmt, io,
+    net::IpAddr,
+    pin::{Pin, pin},
+    rc::Rc,
+    task::{Context, Poll, ready},
+    thread,
+    time::Duration,
+};
 
-use reqwest::{Client, Response, StatusCode, Url, redirect};
+use http_body_util::{BodyExt, Full};
+use hyper::{
+    Method, Request, StatusCode,
+    body::Bytes,
+    client::conn::http1,
+    header::{CONTENT_TYPE, HOST},
+    http::uri::{Authority, Uri},
+};
+use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::TcpStream,
     runtime,
     sync::oneshot,
     time::{self, MissedTickBehavior},
@@ -34,11 +57,19 @@ const UNANNOUNCE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long the stop waits for the heartbeat to end: a little longer than the unannouncing,
 /// so that its error, if any, is said; never longer, however busy the heartbeat is kept.
 const LEAVE_LIMIT: Duration = Duration::from_millis(1200);
+/// The most we read of an answer before its head has ended: a status line and a few
+/// headers take a few hundred bytes. Informational answers (`100 Continue`) come before
+/// the head and count too: they are what a server could otherwise send without end (see
+/// [`Capped`]).
+const HEAD_LIMIT: usize = 16 * 1024;
 /// The most we read of the seed host's listing. An announcement takes about 250 bytes, so
 /// 1 MiB holds some 4,000: ample for a region of a few hundred services of a few instances
 /// each. A longer answer is refused, whether endless or only huge: memory must not depend
-/// on what a server sends. (Of the other answers we read only the status.)
+/// on what a server sends.
 const LISTING_LIMIT: usize = 1024 * 1024;
+/// The most we read of the answer to an announcement or an unannouncement: the echo of
+/// the announcement, if any, takes about 250 bytes.
+const ECHO_LIMIT: usize = 4 * 1024;
 /// How many of the listed discovery servers we keep. Dead servers drop out of the seed
 /// host's listing like any other announcement, so once these few have failed, asking the
 /// seed again beats trying the rest of a listing that may be old.
@@ -69,7 +100,8 @@ impl Settings {
         let bare = host
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-._:[]".contains(c));
-        if !bare || Url::parse(&format!("http://{host}")).is_err() {
+        let authority = host.parse().ok();
+        if !bare || authority.as_ref().and_then(address_of).is_none() {
             return Err(format!("DISCOVERY_HOST is not a host[:port]: {host:?}"));
         }
         // We announce TASK_HOST: "every address of this machine" would send others to themselves.
@@ -130,6 +162,17 @@ struct Listed {
     service_uri: String,
 }
 
+/// Where to connect for `authority` (`host[:port]`): its host, an IPv6 address without its
+/// brackets, and its port, 80 if it names none. `None` if the port is not a port number.
+fn address_of(authority: &Authority) -> Option<(&str, u16)> {
+    let host = authority.host();
+    let port = match authority.port_u16() {
+        None if authority.as_str() == host => 80,
+        port => port?,
+    };
+    Some((host.trim_start_matches('[').trim_end_matches(']'), port))
+}
+
 /// The heartbeat running in the background, if we announce. [`Announcer::leave`] stops it.
 pub struct Announcer {
     /// `None` in development mode: there is nothing to stop.
@@ -146,27 +189,10 @@ struct Running {
 /// Starts announcing `service_uri` in the background, unless in development mode.
 /// Discovery failing never stops the service: each failure is one line on stderr, and
 /// the next heartbeat tries again.
-pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
+pub fn start_announcing(settings: Option<Settings>, service_uri: String) -> Announcer {
     let Some(settings) = settings else {
         println!("Not announcing, as running in development mode.");
         return Announcer { heartbeat: None };
-    };
-    // Every request has a deadline, and goes straight to discovery: a proxy set in the
-    // environment for the machine's other traffic must not stand in the way. A redirect is
-    // an answer, not an order: a 302 would turn our POST into a GET that announces nothing,
-    // a 307 would announce us to a server that we would not unannounce from.
-    let http = Client::builder()
-        .no_proxy()
-        .redirect(redirect::Policy::none())
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .build();
-    let http = match http {
-        Ok(http) => http,
-        Err(err) => {
-            eprintln!("Discovery error: {}", explain(err));
-            return Announcer { heartbeat: None };
-        }
     };
     let announcement = Announcement {
         announcement_id: Uuid::new_v4(),
@@ -175,7 +201,6 @@ pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
         environment: settings.environment,
     };
     let heartbeat = Heartbeat {
-        http,
         host: settings.host,
         announcement,
         servers: Vec::new(),
@@ -183,9 +208,8 @@ pub fn announce(settings: Option<Settings>, service_uri: String) -> Announcer {
     };
     let (stop, stopped) = oneshot::channel();
     let (end, ended) = oneshot::channel::<()>();
-    // A thread of its own, with a runtime of its own: a server that keeps the heartbeat
-    // busy (one sending `100 Continue` without end keeps the HTTP client parsing for up to
-    // seconds at a time, deaf to every timer of its runtime) keeps this thread busy, not
+    // A thread of its own, with a runtime of its own: whatever keeps the heartbeat busy
+    // (a slow DNS lookup, a server we have yet to give up on) keeps this thread busy, not
     // those that serve requests and stop us.
     let thread = thread::Builder::new().name("discovery".into());
     let spawned = thread.spawn(move || {
@@ -218,7 +242,6 @@ impl Announcer {
 
 /// The client side of the protocol, run on the heartbeat's thread.
 struct Heartbeat {
-    http: Client,
     /// The seed host, `DISCOVERY_HOST`.
     host: String,
     announcement: Announcement,
@@ -244,7 +267,7 @@ impl Heartbeat {
                 _ = &mut stop => break,
                 _ = async {
                     beat.tick().await;
-                    if let Err(err) = self.announce().await {
+                    if let Err(err) = self.renew().await {
                         eprintln!("Discovery error: {err}");
                     }
                 } => {}
@@ -254,14 +277,21 @@ impl Heartbeat {
     }
 
     /// Sends the announcement to a discovery server, first finding one if we know none.
-    async fn announce(&mut self) -> Result<(), String> {
+    async fn renew(&mut self) -> Result<(), String> {
         if self.servers.is_empty() {
             self.servers = self.find_servers().await?;
         }
         let server = self.servers[0].clone();
         let url = format!("{server}/announcement");
-        let sent = self.http.post(url).json(&self.announcement).send().await;
-        if let Err(err) = answered(sent, &[StatusCode::CREATED]) {
+        let json = serde_json::to_vec(&self.announcement).map_err(|err| err.to_string())?;
+        let sent = send(
+            Method::POST,
+            &url,
+            json.into(),
+            &[StatusCode::CREATED],
+            ECHO_LIMIT,
+        );
+        if let Err(err) = within(REQUEST_TIMEOUT, &url, sent).await {
             self.servers.remove(0);
             return Err(err);
         }
@@ -279,8 +309,14 @@ impl Heartbeat {
     /// Asks the seed host for the discovery servers.
     async fn find_servers(&self) -> Result<Vec<String>, String> {
         let url = format!("http://{}/watch", self.host);
-        let sent = self.http.get(&url).send().await;
-        let listing = body_of(answered(sent, &[StatusCode::OK])?, LISTING_LIMIT).await?;
+        let sent = send(
+            Method::GET,
+            &url,
+            Bytes::new(),
+            &[StatusCode::OK],
+            LISTING_LIMIT,
+        );
+        let listing = within(REQUEST_TIMEOUT, &url, sent).await?;
         let watch: Watch = serde_json::from_slice(&listing)
             .map_err(|err| format!("{url} answered an invalid listing: {err}"))?;
         let servers: Vec<String> = watch
@@ -303,46 +339,165 @@ impl Heartbeat {
         };
         let id = self.announcement.announcement_id;
         let url = format!("{server}/announcement/{id}");
-        let sent = self
-            .http
-            .delete(url)
-            .timeout(UNANNOUNCE_TIMEOUT)
-            .send()
-            .await;
-        if let Err(err) = answered(sent, &[StatusCode::OK, StatusCode::NO_CONTENT]) {
+        let expected = [StatusCode::OK, StatusCode::NO_CONTENT];
+        let sent = send(Method::DELETE, &url, Bytes::new(), &expected, ECHO_LIMIT);
+        if let Err(err) = within(UNANNOUNCE_TIMEOUT, &url, sent).await {
             eprintln!("Discovery error: {err}");
         }
     }
 }
 
-/// The response to a request, if it came with one of the `expected` statuses.
-fn answered(sent: reqwest::Result<Response>, expected: &[StatusCode]) -> Result<Response, String> {
-    let response = sent.map_err(explain)?;
-    if !expected.contains(&response.status()) {
-        return Err(format!("{} answered {}", response.url(), response.status()));
-    }
-    Ok(response)
+/// The outcome of `request`, or an error if it takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    url: &str,
+    request: impl Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    time::timeout(limit, request)
+        .await
+        .unwrap_or_else(|_| Err(format!("{url} did not answer within {limit:?}")))
 }
 
-/// The body of `response`, read a chunk at a time, or an error as soon as it is longer
-/// than `limit` bytes: what a server sends without end must not fill our memory.
-async fn body_of(mut response: Response, limit: usize) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(explain)? {
-        if body.len() + chunk.len() > limit {
-            return Err(format!("{} sent more than {limit} bytes", response.url()));
+/// Sends `method url`, with `body` (JSON) if not empty, on a connection of its own, and
+/// returns the answer's body if its status is one of `expected`: [`HEAD_LIMIT`] bytes at
+/// most until its head has ended, `body_limit` bytes at most after. There is no redirect
+/// to follow, and no proxy to go through: a redirect is an answer like any other, and
+/// discovery is reached directly.
+async fn send(
+    method: Method,
+    url: &str,
+    body: Bytes,
+    expected: &[StatusCode],
+    body_limit: usize,
+) -> Result<Bytes, String> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|err| format!("{url} is not a URL: {err}"))?;
+    let address = match (uri.scheme_str(), uri.authority()) {
+        (Some("http"), Some(authority)) => {
+            address_of(authority).map(|address| (authority, address))
         }
-        body.extend_from_slice(&chunk);
+        _ => None,
+    };
+    let Some((authority, address)) = address else {
+        return Err(format!("{url} is not an http:// URL"));
+    };
+    let stream = time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
+        .await
+        .map_err(|_| format!("{url}: no connection within {CONNECT_TIMEOUT:?}"))?
+        .map_err(|err| format!("{url}: {err}"))?;
+    // What the connection may still read: HEAD_LIMIT bytes, then body_limit once the head is in.
+    let left = Rc::new(Cell::new(HEAD_LIMIT));
+    let capped = Capped {
+        stream,
+        left: Rc::clone(&left),
+    };
+    let (mut sender, connection) = http1::handshake(TokioIo::new(capped))
+        .await
+        .map_err(|err| explain(url, &err, HEAD_LIMIT))?;
+    let path = uri.path_and_query().map_or("/", |path| path.as_str());
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(HOST, authority.as_str())
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(body))
+        .map_err(|err| format!("{url}: {err}"))?;
+    let failed = |err: hyper::Error| explain(url, &err, body_limit);
+    let answer = async {
+        let response = sender.send_request(request).await;
+        let response = response.map_err(|err| explain(url, &err, HEAD_LIMIT))?;
+        if !expected.contains(&response.status()) {
+            return Err(format!("{url} answered {}", response.status()));
+        }
+        left.set(body_limit);
+        let body = response.into_body().collect().await.map_err(failed)?;
+        Ok(body.to_bytes())
+    };
+    // hyper's `connection` does the reading and the writing, alongside the answer, and
+    // ends with it. (An error that comes once the head is in, it returns itself.)
+    tokio::select! {
+        biased;
+        answer = answer => answer,
+        Err(err) = pin!(connection) => Err(failed(err)),
     }
-    Ok(body)
 }
 
-/// A reqwest error on one line, with the causes it keeps behind its own message
-/// (such as "Connection refused").
-fn explain(err: reqwest::Error) -> String {
-    let mut line = err.to_string();
+/// A TCP connection that fails its reads once it has read more than it may. hyper reads
+/// whatever a server sends, for as long as it sends, even before the answer: hyper 1.x
+/// skips informational answers (`100 Continue`) in a loop that does not yield, so a server
+/// sending them without end keeps our CPU busy for up to a second at a time, and the
+/// timeout of the request cannot fire meanwhile (see docs/09-discovery.md). The bound is
+/// what stops it.
+struct Capped {
+    stream: TcpStream,
+    /// How many more bytes it may read: [`send`] sets it, each read counts it down.
+    left: Rc<Cell<usize>>,
+}
+
+/// What a [`Capped`] connection's read fails with, past its bound.
+#[derive(Debug)]
+struct TooLong;
+
+impl fmt::Display for TooLong {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("answer too long")
+    }
+}
+
+impl Error for TooLong {}
+
+impl AsyncRead for Capped {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
+        let read = buf.filled().len() - before;
+        let left = self.left.get();
+        if read > left {
+            return Poll::Ready(Err(io::Error::other(TooLong)));
+        }
+        self.left.set(left - read);
+        Poll::Ready(Ok(()))
+    }
+}
+
+// Writing is the stream's own.
+impl AsyncWrite for Capped {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+/// A hyper error on one line, after the URL it concerns: "sent more than `limit` bytes"
+/// if the connection refused to read on, else the error with the causes it keeps behind
+/// its own message (such as "Connection reset by peer").
+fn explain(url: &str, err: &hyper::Error, limit: usize) -> String {
+    let mut line = format!("{url}: {err}");
     let mut cause = err.source();
     while let Some(source) = cause {
+        // Ours, from `Capped`, in the I/O error that hyper wraps.
+        let inner = source
+            .downcast_ref::<io::Error>()
+            .and_then(io::Error::get_ref);
+        if inner.is_some_and(|inner| inner.is::<TooLong>()) {
+            return format!("{url} sent more than {limit} bytes");
+        }
         line = format!("{line}: {source}");
         cause = source.source();
     }

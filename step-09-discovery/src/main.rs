@@ -33,7 +33,7 @@ async fn main() {
         .parse()
         .unwrap_or_else(|_| fail(3, format!("PORT0 is not a valid port: {port:?}")));
     // Outside development mode we announce ourselves: check those settings now, before binding.
-    let discovery = discovery::Settings::from_env().unwrap_or_else(|message| fail(3, message));
+    let settings = discovery::Settings::from_env().unwrap_or_else(|message| fail(3, message));
 
     // Two routes: `GET /` says hello; `GET /health` tells Singularity we are up.
     let app = Router::new()
@@ -49,7 +49,7 @@ async fn main() {
     let url = discovery::url_of(&host, port);
     println!("Server running at: {url}");
     // Only now can others reach us: tell discovery where, and keep telling it until we stop.
-    let announcer = discovery::announce(discovery, url);
+    let announcer = discovery::start_announcing(settings, url);
 
     // Serve until a stop signal arrives. Then axum stops accepting connections, closes the
     // idle ones, and waits for the requests in progress; main returns and the exit code is 0.

@@ -70,6 +70,42 @@ impl CpuQuota {
     }
 }
 
+/// How often the quota held a cgroup back, from its `cpu.stat`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Throttling {
+    /// Periods in which the cgroup's processes wanted to run.
+    pub periods: u64,
+    /// Of those, the periods in which they used up the quota and were made to wait for
+    /// the next: what a request arriving then waits for.
+    pub throttled: u64,
+}
+
+impl Throttling {
+    /// What happened between `earlier` and this.
+    pub fn since(self, earlier: Throttling) -> Throttling {
+        Throttling {
+            periods: self.periods.saturating_sub(earlier.periods),
+            throttled: self.throttled.saturating_sub(earlier.throttled),
+        }
+    }
+}
+
+impl CpuQuota {
+    /// How often the quota has held the cgroup back so far (zeros if it cannot be read).
+    pub fn throttling(&self) -> Throttling {
+        let stat = fs::read_to_string(self.dir.join("cpu.stat")).unwrap_or_default();
+        let field = |name: &str| {
+            stat.lines()
+                .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Throttling {
+            periods: field("nr_periods "),
+            throttled: field("nr_throttled "),
+        }
+    }
+}
+
 impl Drop for CpuQuota {
     fn drop(&mut self) {
         // A cgroup can be removed once empty, which takes a moment after its last exit.

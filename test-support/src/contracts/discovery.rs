@@ -10,7 +10,7 @@ use uuid::{Uuid, Variant, Version};
 use super::*;
 use crate::{
     app::START_DEADLINE,
-    cpu_quota::CpuQuota,
+    cpu_quota::{CpuQuota, Throttling},
     discovery::{Answer, Discovery, seed_listing, watch_listing},
     misbehaving_discovery::{Misbehaving, Misbehaviour},
     stand_in::{Recorded, StandIn, free_address},
@@ -381,9 +381,9 @@ const MEMORY_MARGIN_KIB: u64 = 8 * 1024;
 /// How long the app is watched while discovery misbehaves: a flood or a drip lasts until
 /// the request's deadline (2 s), then starts again at the next heartbeat.
 const MISBEHAVING: Duration = Duration::from_secs(5);
-/// The slowest `GET /` that the checks below accept at the 99th percentile: well above
-/// what the app needs, well below the seconds a starved runtime takes.
-const SLOWEST_P99: Duration = Duration::from_millis(500);
+/// The slowest `GET /` that the checks below accept at the 99th percentile, whatever
+/// discovery does.
+const SLOWEST_P99: Duration = Duration::from_millis(100);
 
 /// The app's peak resident memory so far, in KiB (`VmHWM` in `/proc/PID/status`).
 fn peak_rss_kib(app: &App) -> u64 {
@@ -525,7 +525,7 @@ pub fn informational_flood_slows_neither_serving_nor_the_stop(bin: &str) {
 }
 
 pub fn informational_flood_on_a_tenth_of_a_cpu(bin: &str) {
-    // Mesos gives the task `cpus: 0.1` (config/pp-sf/singularity.json).
+    // Mesos gives the task `cpus: 0.1` (config/pp-sf/singularity.json): 10 ms of every 100.
     let quota = match CpuQuota::new(0.1) {
         Ok(quota) => quota,
         Err(reason) => return skip(&reason),
@@ -534,11 +534,21 @@ pub fn informational_flood_on_a_tenth_of_a_cpu(bin: &str) {
     let mut app = App::spawn(quota.command(bin), &announce_env(&seed.host()));
     let url = app.ready();
     seed_asked(&app, &seed);
-    // The heartbeat's thread still takes its share of the quota (see docs/09-discovery.md):
-    // every request must be answered, and the stop keep its deadline; the 99th percentile
-    // is only printed.
     let what = "during a 1xx flood, on 0.1 CPU";
-    serving_p99(&app, &url, MISBEHAVING, what);
+    let before = quota.throttling();
+    let p99 = serving_p99(&app, &url, MISBEHAVING, what);
+    let Throttling { periods, throttled } = quota.throttling().since(before);
+    eprintln!("the quota held the app back in {throttled} of {periods} periods ({what})");
+    app.check(p99 <= SLOWEST_P99, &format!("GET / p99 {p99:?} {what}"));
+    // A request that comes once the app has used up its quota waits for the next period,
+    // up to 90 ms: a discovery that uses up the quota in every period may still leave the
+    // 99th percentile just under 100 ms, and the timing depends on how busy this machine
+    // is too. So check the cause as well: the app was seldom held back, far from every
+    // period (a debug build, or a busy machine, may take a few).
+    app.check(
+        throttled * 4 <= periods,
+        &format!("held back in {throttled} of {periods} periods {what}"),
+    );
     expect_prompt_stop(&mut app, what);
 }
 
