@@ -386,15 +386,15 @@ async fn send(
         .await
         .map_err(|_| format!("{url}: no connection within {CONNECT_TIMEOUT:?}"))?
         .map_err(|err| format!("{url}: {err}"))?;
-    // What the connection may still read: HEAD_LIMIT bytes, then body_limit once the head is in.
-    let left = Rc::new(Cell::new(HEAD_LIMIT));
+    // What the connection may read: HEAD_LIMIT bytes, then body_limit once the head is in.
+    let allowance = Rc::new(Cell::new(Allowance::of(HEAD_LIMIT)));
     let capped = Capped {
         stream,
-        left: Rc::clone(&left),
+        allowance: Rc::clone(&allowance),
     };
     let (mut sender, connection) = http1::handshake(TokioIo::new(capped))
         .await
-        .map_err(|err| explain(url, &err, HEAD_LIMIT))?;
+        .map_err(|err| explain(url, &err))?;
     let path = uri.path_and_query().map_or("/", |path| path.as_str());
     let request = Request::builder()
         .method(method)
@@ -403,14 +403,13 @@ async fn send(
         .header(CONTENT_TYPE, "application/json")
         .body(Full::new(body))
         .map_err(|err| format!("{url}: {err}"))?;
-    let failed = |err: hyper::Error| explain(url, &err, body_limit);
+    let failed = |err: hyper::Error| explain(url, &err);
     let answer = async {
-        let response = sender.send_request(request).await;
-        let response = response.map_err(|err| explain(url, &err, HEAD_LIMIT))?;
+        let response = sender.send_request(request).await.map_err(failed)?;
         if !expected.contains(&response.status()) {
             return Err(format!("{url} answered {}", response.status()));
         }
-        left.set(body_limit);
+        allowance.set(Allowance::of(body_limit));
         let body = response.into_body().collect().await.map_err(failed)?;
         Ok(body.to_bytes())
     };
@@ -431,17 +430,31 @@ async fn send(
 /// what stops it.
 struct Capped {
     stream: TcpStream,
-    /// How many more bytes it may read: [`send`] sets it, each read counts it down.
-    left: Rc<Cell<usize>>,
+    /// [`send`] sets it, each read counts it down.
+    allowance: Rc<Cell<Allowance>>,
+}
+
+/// The most that a [`Capped`] connection may read of the part of the answer it reads now,
+/// and what is left of it.
+#[derive(Clone, Copy)]
+struct Allowance {
+    bound: usize,
+    left: usize,
+}
+
+impl Allowance {
+    fn of(bound: usize) -> Allowance {
+        Allowance { bound, left: bound }
+    }
 }
 
 /// What a [`Capped`] connection's read fails with, past its bound.
 #[derive(Debug)]
-struct TooLong;
+struct TooLong(usize);
 
 impl fmt::Display for TooLong {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("answer too long")
+        write!(f, "more than {} bytes", self.0)
     }
 }
 
@@ -456,11 +469,14 @@ impl AsyncRead for Capped {
         let before = buf.filled().len();
         ready!(Pin::new(&mut self.stream).poll_read(cx, buf))?;
         let read = buf.filled().len() - before;
-        let left = self.left.get();
+        let Allowance { bound, left } = self.allowance.get();
         if read > left {
-            return Poll::Ready(Err(io::Error::other(TooLong)));
+            return Poll::Ready(Err(io::Error::other(TooLong(bound))));
         }
-        self.left.set(left - read);
+        self.allowance.set(Allowance {
+            bound,
+            left: left - read,
+        });
         Poll::Ready(Ok(()))
     }
 }
@@ -484,10 +500,10 @@ impl AsyncWrite for Capped {
     }
 }
 
-/// A hyper error on one line, after the URL it concerns: "sent more than `limit` bytes"
-/// if the connection refused to read on, else the error with the causes it keeps behind
-/// its own message (such as "Connection reset by peer").
-fn explain(url: &str, err: &hyper::Error, limit: usize) -> String {
+/// A hyper error on one line, after the URL it concerns: "sent more than … bytes" if the
+/// connection refused to read on, else the error with the causes it keeps behind its own
+/// message (such as "Connection reset by peer").
+fn explain(url: &str, err: &hyper::Error) -> String {
     let mut line = format!("{url}: {err}");
     let mut cause = err.source();
     while let Some(source) = cause {
@@ -495,8 +511,8 @@ fn explain(url: &str, err: &hyper::Error, limit: usize) -> String {
         let inner = source
             .downcast_ref::<io::Error>()
             .and_then(io::Error::get_ref);
-        if inner.is_some_and(|inner| inner.is::<TooLong>()) {
-            return format!("{url} sent more than {limit} bytes");
+        if let Some(TooLong(bound)) = inner.and_then(|inner| inner.downcast_ref()) {
+            return format!("{url} sent more than {bound} bytes");
         }
         line = format!("{line}: {source}");
         cause = source.source();

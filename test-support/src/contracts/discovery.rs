@@ -521,6 +521,13 @@ pub fn informational_flood_slows_neither_serving_nor_the_stop(bin: &str) {
     let what = "during a 1xx flood";
     expect_serving(&app, &url, MISBEHAVING, what);
     expect_memory_bounded(bin, &app, &url, baseline);
+    // Cut short at the bound of an answer's head, long before the listing's: parsing
+    // informational answers costs CPU, even when it costs no memory.
+    let error = app.wait_for_line(ERROR, DISCOVERY_DEADLINE);
+    app.check(
+        error.ends_with("/watch sent more than 16384 bytes"),
+        "expected an error naming the bound of an answer's head",
+    );
     expect_prompt_stop(&mut app, what);
 }
 
