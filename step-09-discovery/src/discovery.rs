@@ -210,7 +210,8 @@ pub fn start_announcing(settings: Option<Settings>, service_uri: String) -> Anno
     let (end, ended) = oneshot::channel::<()>();
     // A thread of its own, with a runtime of its own: whatever keeps the heartbeat busy
     // (a slow DNS lookup, a server we have yet to give up on) keeps this thread busy, not
-    // those that serve requests and stop us.
+    // those that serve requests and stop us. Named, so that its CPU time shows on its own
+    // (`top -H`).
     let thread = thread::Builder::new().name("discovery".into());
     let spawned = thread.spawn(move || {
         // Dropped when the thread ends, which closes `ended`.
