@@ -46,9 +46,10 @@ async fn main() {
         .unwrap_or_else(|err| fail(4, format!("Cannot listen on {host}:{port}: {err}")));
     // With PORT0=0 the operating system chooses a free port: print the one we got.
     let port = listener.local_addr().map_or(port, |addr| addr.port());
-    println!("Server running at: http://{host}:{port}");
+    let url = discovery::url_of(&host, port);
+    println!("Server running at: {url}");
     // Only now can others reach us: tell discovery where, and keep telling it until we stop.
-    let announcer = discovery::start_announcing(settings, format!("http://{host}:{port}"));
+    let announcer = discovery::start_announcing(settings, url);
 
     // Serve until a stop signal arrives. Then axum stops accepting connections, closes the
     // idle ones, and waits for the requests in progress; main returns and the exit code is 0.

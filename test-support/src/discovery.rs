@@ -77,7 +77,7 @@ impl Discovery {
                 .route("/watch", get(list))
                 .with_state(Arc::clone(&listing)),
         );
-        let _ = listing.set(watch_listing(&server.url(), &seed.url()));
+        let _ = listing.set(watch_listing(&[server.url()], &seed.url()));
         Discovery {
             seed,
             server,
@@ -105,6 +105,19 @@ impl Discovery {
     }
 }
 
+/// A seed host alone, whose `GET /watch` lists `servers` as the discovery servers (and
+/// itself as another service): discovery servers that are not [`Discovery`]'s.
+pub fn seed_listing(servers: &[String]) -> StandIn {
+    let listing = Arc::new(OnceLock::new());
+    let seed = StandIn::start(
+        Router::new()
+            .route("/watch", get(list))
+            .with_state(Arc::clone(&listing)),
+    );
+    let _ = listing.set(watch_listing(servers, &seed.url()));
+    seed
+}
+
 impl Drop for Discovery {
     fn drop(&mut self) {
         // Release hanging requests first: each stand-in waits for its requests to finish.
@@ -112,28 +125,25 @@ impl Drop for Discovery {
     }
 }
 
-/// The seed host's answer to `GET /watch`: a full update listing the discovery server,
-/// and another service (at the seed host itself) that is not a discovery server: an app
-/// that announces to anything but the discovery server is seen by the seed host.
-fn watch_listing(server: &str, elsewhere: &str) -> String {
+/// The seed host's answer to `GET /watch`: a full update listing the discovery servers,
+/// after another service (at the seed host itself) that is not a discovery server: an app
+/// that announces to anything but a discovery server is seen by the seed host.
+pub fn watch_listing(servers: &[String], elsewhere: &str) -> String {
+    let entry = |service_type: &str, uri: &str| {
+        serde_json::json!({
+            "announcementId": uuid::Uuid::new_v4().to_string(),
+            "serviceType": service_type,
+            "serviceUri": uri,
+            "environment": "pp-sf",
+        })
+    };
+    let mut updates = vec![entry("not-discovery", elsewhere)];
+    updates.extend(servers.iter().map(|server| entry("discovery", server)));
     let listing = serde_json::json!({
         "fullUpdate": true,
         "index": 100,
         "deletes": [],
-        "updates": [
-            {
-                "announcementId": "2c1b6a4e-5d0f-4c39-9a5e-0b8f2f0f7a11",
-                "serviceType": "not-discovery",
-                "serviceUri": elsewhere,
-                "environment": "pp-sf",
-            },
-            {
-                "announcementId": "9d4f7e0a-1b2c-4d3e-8f5a-6b7c8d9e0f12",
-                "serviceType": "discovery",
-                "serviceUri": server,
-                "environment": "pp-sf",
-            },
-        ],
+        "updates": updates,
     });
     listing.to_string()
 }

@@ -2,16 +2,19 @@
 //! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
 //! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
-//! discovery ([`discovery`]); servers that misbehave on purpose ([`misbehaving`]); and the
-//! fixtures to run `otpl-deploy` ([`singularity`]).
+//! discovery ([`discovery`]); servers that misbehave on purpose ([`misbehaving`] for
+//! Singularity's clients, [`misbehaving_discovery`] for step 09's); a CPU quota to run a step
+//! under ([`cpu_quota`]); and the fixtures to run `otpl-deploy` ([`singularity`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
 pub mod app;
 pub mod contracts;
+pub mod cpu_quota;
 pub mod discovery;
 pub mod http;
 pub mod misbehaving;
+pub mod misbehaving_discovery;
 pub mod singularity;
 pub mod stand_in;
 
