@@ -39,7 +39,8 @@
 //!     tasks are stopped, the previous ones keep serving;
 //!   - `OVERDUE` past the deploy timeout plus that health-check time (175 s by default), e.g.
 //!     tasks that never got to run;
-//!   - `CANCELED` on a cancel.
+//!   - `CANCELED` on a cancel; `FAILED`, "Request in state PAUSED is not deployable", when
+//!     the request was paused meanwhile.
 //!
 //!   The deploy's own `healthcheck.startupTimeoutSeconds`, `intervalSeconds`,
 //!   `responseTimeoutSeconds`, `maxRetries`, and its `deployHealthTimeoutSeconds` and
@@ -55,8 +56,9 @@
 //! - Left out: scheduled and one-off requests run no tasks of their own; `command` deploys
 //!   (no image), canary steps and acceptance hooks, load balancers, bounces, scaling a running
 //!   deploy (a changed `instances` applies from the next deploy), webhooks, authentication
-//!   (a deploy's marker has no `user`), `taskIds` in the request parent, the request state
-//!   `DEPLOYING_TO_UNPAUSE`, and failing a pending deploy whose request is paused.
+//!   (a deploy's marker has no `user`), `taskIds` in the request parent. A paused request
+//!   becomes `DEPLOYING_TO_UNPAUSE` only once its deploy is accepted (Singularity: before it
+//!   checks for a deploy in progress).
 //! - A task that exits: the failure's message is Mesos's "Container exited with status N",
 //!   then, **added by this platform**, "; last lines: …" with the task's last lines of output
 //!   (a real Singularity shows them in its UI, not in the message).
@@ -272,7 +274,7 @@ pub struct View {
 #[derive(Debug, Serialize)]
 pub struct RequestView {
     pub id: String,
-    /// `ACTIVE` or `PAUSED`.
+    /// `ACTIVE`, `PAUSED`, or `DEPLOYING_TO_UNPAUSE`.
     pub state: &'static str,
     pub instances: u64,
     pub active_deploy: Option<String>,

@@ -898,3 +898,41 @@ fn smaller_points_of_the_api() {
         "Request can not change requestType from SERVICE to ON_DEMAND",
     );
 }
+
+#[test]
+fn a_request_paused_during_its_deploy_fails_the_deploy() {
+    let api = Api::start();
+    api.request(1);
+    api.deploy("d1", "hang");
+    api.post("/api/requests/request/hello/pause", &json!({}));
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "FAILED");
+    assert_eq!(
+        result["message"],
+        "Request in state PAUSED is not deployable"
+    );
+    assert_eq!(result["deployFailures"], json!([]));
+}
+
+#[test]
+fn a_deploy_to_unpause_leaves_the_request_active_only_if_it_succeeds() {
+    let api = Api::start();
+    api.request(1);
+    api.post("/api/requests/request/hello/pause", &json!({}));
+    let state = || api.get("/api/requests/request/hello").json()["state"].clone();
+    let mut deploy = deploy_request("d1", "hang");
+    deploy["unpauseOnSuccessfulDeploy"] = json!(true);
+    assert_eq!(
+        api.post("/api/deploys", &deploy).json()["state"],
+        "DEPLOYING_TO_UNPAUSE"
+    );
+    api.delete("/api/deploys/deploy/d1/request/hello");
+    assert_eq!(api.result("d1")["deployState"], "CANCELED");
+    assert_eq!(state(), "PAUSED");
+
+    let mut deploy = deploy_request("d2", "7");
+    deploy["unpauseOnSuccessfulDeploy"] = json!(true);
+    api.post("/api/deploys", &deploy);
+    assert_eq!(api.result("d2")["deployState"], "SUCCEEDED");
+    assert_eq!(state(), "ACTIVE");
+}

@@ -914,9 +914,12 @@ async fn start_deploy<R: Runtime>(
         step_launch_complete: false,
         timestamp,
         updated_request,
-        unpause_on_success: fields.unpause_on_successful_deploy,
         cancel_requested: None,
     });
+    // A paused request deployed with `unpauseOnSuccessfulDeploy` (`deployToUnpause`).
+    if fields.unpause_on_successful_deploy && entry.state == "PAUSED" {
+        entry.state = "DEPLOYING_TO_UNPAUSE";
+    }
     // `DeployResource.deploy` answers with the request the deploy will bring, if it brings one.
     let mut parent = entry.parent_json();
     if let Some(updated) = entry

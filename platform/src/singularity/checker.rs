@@ -206,6 +206,16 @@ async fn check<R: Runtime>(
     started: Instant,
 ) -> Option<DeployResult> {
     let timing = &plan.timing;
+    // `isNotInDeployableState`, before anything else: a request paused meanwhile.
+    if let Some(state) = request_state(inner, request_id).await
+        && state == "PAUSED"
+    {
+        return Some(result(
+            "FAILED",
+            Some(format!("Request in state {state} is not deployable")),
+            Vec::new(),
+        ));
+    }
     if let Some(at) = cancel_requested(inner, request_id).await {
         return Some(result(
             "CANCELED",
@@ -394,6 +404,11 @@ fn result(state: &'static str, message: Option<String>, failures: Vec<Failure>) 
         failures,
         timestamp: now_millis(),
     }
+}
+
+async fn request_state<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<&'static str> {
+    let state = inner.state.lock().await;
+    state.requests.get(request_id).map(|entry| entry.state)
 }
 
 async fn cancel_requested<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<u64> {
@@ -784,14 +799,14 @@ async fn finish<R: Runtime>(
         let pending = entry.pending.take();
         if succeeded {
             entry.active_deploy = Some(deploy_id.to_string());
-            if let Some(pending) = pending {
-                if let Some(updated) = pending.updated_request {
-                    entry.request = updated;
-                }
-                if pending.unpause_on_success {
-                    entry.state = "ACTIVE";
-                }
+            if let Some(updated) = pending.and_then(|p| p.updated_request) {
+                entry.request = updated;
             }
+        }
+        // `finishDeploy`: a deploy to unpause leaves the request active if it succeeded,
+        // paused again otherwise.
+        if entry.state == "DEPLOYING_TO_UNPAUSE" {
+            entry.state = if succeeded { "ACTIVE" } else { "PAUSED" };
         }
         state
             .tasks

@@ -24,7 +24,7 @@ pub(crate) struct State {
 pub(crate) struct RequestEntry {
     /// The SingularityRequest as saved, `requestType` filled in.
     pub request: Value,
-    /// `ACTIVE` or `PAUSED`.
+    /// `ACTIVE`, `PAUSED`, or `DEPLOYING_TO_UNPAUSE` (a deploy that unpauses it on success).
     pub state: &'static str,
     pub active_deploy: Option<String>,
     pub pending: Option<Pending>,
@@ -45,7 +45,6 @@ pub(crate) struct Pending {
     /// When the deploy started (epoch millis): the deploy progress's timestamp.
     pub timestamp: u64,
     pub updated_request: Option<Value>,
-    pub unpause_on_success: bool,
     /// Set by `DELETE /api/deploys/deploy/{id}/request/{id}`: when the cancel was asked.
     pub cancel_requested: Option<u64>,
 }
