@@ -45,7 +45,9 @@
 //!   The deploy's own `healthcheck.startupTimeoutSeconds`, `intervalSeconds`,
 //!   `responseTimeoutSeconds`, `maxRetries`, and its `deployHealthTimeoutSeconds` and
 //!   `considerHealthyAfterRunningForSeconds`, win over the [`Settings`], which stand for
-//!   Singularity's configuration.
+//!   Singularity's configuration. With the deprecated `healthcheckUri`, the deprecated
+//!   `healthcheckIntervalSeconds`, `healthcheckTimeoutSeconds` and `healthcheckMaxRetries`
+//!   count, as Singularity folds them into its `healthcheck`.
 //! - [`Singularity::view`] is a [`View`] (serde-serialisable) for the page: requests; deploys
 //!   with state, message, failures and timestamps; tasks with id, deploy, instance,
 //!   `host:port`, status, recent health checks and last log lines.
@@ -64,8 +66,7 @@
 //!   (a real Singularity shows them in its UI, not in the message).
 //! - Health checks: one every interval, also while refused (Singularity re-checks a refused
 //!   one sooner); `failureStatusCodes`, `startupDelaySeconds`, `skipHealthchecksOnDeploy`,
-//!   the deprecated top-level `healthcheckIntervalSeconds`/`TimeoutSeconds`/`MaxRetries` and
-//!   `healthcheckResultFilePath` are not read; without a health check a task is healthy after
+//!   and `healthcheckResultFilePath` are not read; without a health check a task is healthy after
 //!   running one check interval (`considerTaskHealthyAfterRunningForSeconds` defaults to
 //!   5 s, as the interval does). The deploy is looked at every health-check interval, never
 //!   more often than every 10 ms.

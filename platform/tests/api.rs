@@ -518,6 +518,20 @@ fn the_deploys_own_health_check_options_are_honoured() {
         result["deployFailures"][0]["message"],
         "Instance 1 failed 2 healthchecks, the max for the deploy. Last check returned with status code 404"
     );
+
+    // The deprecated top-level options, folded into `healthcheck` with `healthcheckUri`.
+    let mut deploy = deploy_request("d3", "no-health");
+    deploy["deploy"]["healthcheckMaxRetries"] = json!(0);
+    api.post("/api/deploys", &deploy);
+    let result = api.result("d3");
+    assert_eq!(
+        result["deployFailures"][0]["message"],
+        "Instance 1 failed 1 healthchecks, the max for the deploy. Last check returned with status code 404"
+    );
+    assert_eq!(
+        api.history("d3").json()["deploy"]["healthcheck"],
+        json!({ "uri": "/health", "maxRetries": 0 })
+    );
 }
 
 #[test]

@@ -474,6 +474,9 @@ struct DeployFields {
     env: Option<BTreeMap<String, JavaString>>,
     healthcheck_uri: Option<String>,
     healthcheck_port_index: Option<JavaInt>,
+    healthcheck_interval_seconds: Option<JavaInt>,
+    healthcheck_timeout_seconds: Option<JavaInt>,
+    healthcheck_max_retries: Option<JavaInt>,
     healthcheck: Option<Healthcheck>,
     deploy_health_timeout_seconds: Option<JavaInt>,
     consider_healthy_after_running_for_seconds: Option<JavaInt>,
@@ -605,8 +608,16 @@ fn check_deploy(
 
     if deploy.healthcheck.is_none() && deploy.healthcheck_uri.is_some() {
         let mut healthcheck = json!({ "uri": deploy.healthcheck_uri });
-        if let Some(index) = deploy.healthcheck_port_index {
-            healthcheck["portIndex"] = json!(index.0);
+        // The deprecated top-level options go with it (`SingularityDeploy`'s constructor).
+        for (name, value) in [
+            ("portIndex", deploy.healthcheck_port_index),
+            ("intervalSeconds", deploy.healthcheck_interval_seconds),
+            ("responseTimeoutSeconds", deploy.healthcheck_timeout_seconds),
+            ("maxRetries", deploy.healthcheck_max_retries),
+        ] {
+            if let Some(JavaInt(n)) = value {
+                healthcheck[name] = json!(n);
+            }
         }
         stored["healthcheck"] = healthcheck;
     }
