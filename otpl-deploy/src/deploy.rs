@@ -118,8 +118,8 @@ pub fn outcome(
         ));
     }
     // Today's Singularity ends a deploy whose tasks never pass GET /health FAILED with
-    // TASK_FAILED_HEALTH_CHECKS after the start-up timeout; the workshop's (0.4.x) let it
-    // run into OVERDUE.
+    // TASK_FAILED_HEALTH_CHECKS after its health-check time (55 s by default); the
+    // workshop's (0.4.x) let it run into OVERDUE.
     let health = result.state == "OVERDUE"
         || result
             .failures

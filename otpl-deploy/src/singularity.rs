@@ -357,8 +357,10 @@ fn deploy_result(result: &Value) -> Option<DeployResult> {
 }
 
 /// The deploy's live state from a SingularityRequestParent: `WAITING` or `CANCELING`, with
-/// the instances running out of those wanted when Singularity says. `None` once the request
-/// no longer shows it pending: it has just ended, and the history has its result.
+/// the deploy's progress when Singularity says: its active instances out of those wanted.
+/// Singularity counts none active until every instance has passed its health check, then
+/// all of them at once, a check before the deploy succeeds. `None` once the request no
+/// longer shows it pending: it has just ended, and the history has its result.
 fn live_state(parent: &Value, deploy_id: &str) -> Option<String> {
     let pending = &parent["pendingDeployState"];
     if pending["deployMarker"]["deployId"] != deploy_id {
@@ -372,7 +374,7 @@ fn live_state(parent: &Value, deploy_id: &str) -> Option<String> {
             progress["targetActiveInstances"].as_u64(),
         ) {
             (Some(active), Some(target)) => {
-                format!("{state} ({active} of {target} instances running)")
+                format!("{state} ({active} of {target} instances active)")
             }
             _ => state.to_string(),
         },

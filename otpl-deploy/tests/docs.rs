@@ -118,8 +118,8 @@ fn the_failed_deploy_shown_is_what_it_prints() {
 #[test]
 fn shapes_leave_out_ids_and_numbers_only() {
     assert_eq!(
-        shape_of_line("Deploy 7_6f28ab825c1e: WAITING (0 of 2 instances running)"),
-        "Deploy N_ID: WAITING (N of N instances running)"
+        shape_of_line("Deploy 7_6f28ab825c1e: WAITING (0 of 2 instances active)"),
+        "Deploy N_ID: WAITING (N of N instances active)"
     );
     assert_ne!(shape("Deploy: FAILED"), shape("Deploy: OVERDUE"));
 }

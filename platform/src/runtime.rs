@@ -15,9 +15,10 @@ pub struct TaskSpec {
     pub deploy_id: String,
     /// The deploy's `containerInfo.docker.image`.
     pub image: String,
-    /// The whole environment, as Mesos's Docker containerizer passes it: `TASK_HOST`,
-    /// `PORT0`…, `PORT`, `INSTANCE_NO`, `TASK_REQUEST_ID`, `TASK_DEPLOY_ID`,
-    /// `ESTIMATED_INSTANCE_COUNT`, then the deploy's `env`.
+    /// The whole environment, as Singularity gives it to Mesos: `INSTANCE_NO`, `TASK_HOST`,
+    /// `TASK_RACK_ID`, `AVAILABILITY_ZONE`, `TASK_REQUEST_ID`, `TASK_DEPLOY_ID`, `TASK_ID`,
+    /// `ESTIMATED_INSTANCE_COUNT`, the deploy's `env` (which replaces any of those), then
+    /// `PORT` and `PORT0`… (which replace the deploy's); each name once.
     pub env: Vec<(String, String)>,
     /// `resources.memoryMb` and `resources.cpus`, applied as limits.
     pub memory_mb: f64,

@@ -24,19 +24,60 @@
 //!   `GET /api/history/request/{requestId}/deploy/{deployId}`, and
 //!   `POST`/`DELETE /api/disasters/disabled-actions/{action}` (deploys disabled: a 409).
 //! - The deploy checker: `POST /api/deploys` spawns a tokio task (so the router must be
-//!   served inside a tokio runtime) that starts the deploy's `instances` tasks, health-checks
-//!   them every `check_interval` and ends the deploy `SUCCEEDED` (the previous deploy's tasks
-//!   are then stopped with a 5 s grace), `FAILED` (a task exited, or was never healthy within
-//!   `startup_timeout`: the new tasks are stopped, the previous ones keep serving), `OVERDUE`
-//!   (past `deploy_timeout`) or `CANCELED`.
+//!   served inside a tokio runtime) that starts the deploy's `instances` tasks (each start
+//!   goes on by itself: a slow pull holds nothing back), health-checks them every interval
+//!   and ends the deploy as `SingularityDeployChecker` and `SingularityDeployHealthHelper` do:
+//!   - `SUCCEEDED` one check after every instance is healthy (the check before sets
+//!     `deployProgress.currentActiveInstances` and `stepLaunchComplete`); the previous
+//!     deploy's tasks are then stopped with a 5 s grace;
+//!   - `FAILED` when a task exits ("Container exited with status N"), when its checks are
+//!     refused (nothing listening) past the start-up timeout ("has not responded to
+//!     healthchecks after running for …"), or when they fail otherwise (an HTTP error such as
+//!     step 04's 404, a timeout) past the whole health-check time, start-up + (interval +
+//!     response timeout) × (maxRetries + 1), 55 s by default ("has been running for … and
+//!     has yet to pass healthchecks. Last check returned with status code 404"); the new
+//!     tasks are stopped, the previous ones keep serving;
+//!   - `OVERDUE` past the deploy timeout plus that health-check time (175 s by default), e.g.
+//!     tasks that never got to run;
+//!   - `CANCELED` on a cancel; `FAILED`, "Request in state PAUSED is not deployable", when
+//!     the request was paused meanwhile.
+//!
+//!   The deploy's own `healthcheck.startupTimeoutSeconds`, `intervalSeconds`,
+//!   `responseTimeoutSeconds`, `maxRetries`, and its `deployHealthTimeoutSeconds` and
+//!   `considerHealthyAfterRunningForSeconds`, win over the [`Settings`], which stand for
+//!   Singularity's configuration. With the deprecated `healthcheckUri`, the deprecated
+//!   `healthcheckIntervalSeconds`, `healthcheckTimeoutSeconds` and `healthcheckMaxRetries`
+//!   count, as Singularity folds them into its `healthcheck`.
 //! - [`Singularity::view`] is a [`View`] (serde-serialisable) for the page: requests; deploys
 //!   with state, message, failures and timestamps; tasks with id, deploy, instance,
 //!   `host:port`, status, recent health checks and last log lines.
 //! - [`Singularity::shutdown`] stops every task still running (Ctrl+C on the platform).
 //!
-//! What it leaves out of the real API: scheduled and one-off requests run no tasks of their
-//! own; `command` deploys (no image), canary steps, load balancers, bounces, scaling a running
-//! deploy (a changed `instances` applies from the next deploy), webhooks and authentication.
+//! # Where this double differs from Singularity
+//!
+//! - Left out: scheduled and one-off requests run no tasks of their own; `command` deploys
+//!   (no image), canary steps and acceptance hooks, load balancers, bounces, scaling a running
+//!   deploy (a changed `instances` applies from the next deploy), webhooks, authentication
+//!   (a deploy's marker has no `user`), `taskIds` in the request parent. A paused request
+//!   becomes `DEPLOYING_TO_UNPAUSE` only once its deploy is accepted (Singularity: before it
+//!   checks for a deploy in progress).
+//! - A task that exits: the failure's message is Mesos's "Container exited with status N",
+//!   then, **added by this platform**, "; last lines: …" with the task's last lines of output
+//!   (a real Singularity shows them in its UI, not in the message).
+//! - Health checks: one every interval, also while refused (Singularity re-checks a refused
+//!   one sooner); `failureStatusCodes`, `startupDelaySeconds`, `skipHealthchecksOnDeploy`,
+//!   and `healthcheckResultFilePath` are not read; without a health check a task is healthy after
+//!   running one check interval (`considerTaskHealthyAfterRunningForSeconds` defaults to
+//!   5 s, as the interval does). The deploy is looked at every health-check interval, never
+//!   more often than every 10 ms.
+//! - An `OVERDUE` deploy lists its running, unhealthy tasks as `TASK_FAILED_HEALTH_CHECKS`;
+//!   tasks still starting are not listed (Singularity: `TASK_NEVER_ENTERED_RUNNING`).
+//! - Jackson's leniency is modelled where a deploy file meets it (a number or boolean where a
+//!   string is due, a string of digits where a number is due, a float truncated to an int);
+//!   Java's printing of a `double` is modelled up to 10⁷ (no exponent form).
+//! - The stop grace (5 s) is the Mesos agent's, not a Singularity setting.
+//! - A platform stopped while a task is still starting stops that task once it has started,
+//!   after [`Singularity::shutdown`] has returned.
 
 mod api;
 mod checker;
@@ -57,16 +98,17 @@ use crate::runtime::Runtime;
 pub struct Settings {
     /// The host name tasks get as `TASK_HOST`, and where their health checks go.
     pub task_host: String,
-    /// Between two health checks of a task (Singularity: `healthcheckIntervalSeconds`, 5 s).
+    /// Between two health checks of a task, and two looks at a deploy
+    /// (Singularity: `healthcheckIntervalSeconds`, 5 s).
     pub check_interval: Duration,
     /// How long one health check may take (`healthcheckTimeoutSeconds`, 5 s).
     pub check_timeout: Duration,
-    /// How long a running task has to pass its first health check before the deploy
-    /// fails (`startupTimeoutSeconds`, 45 s). Longer than `deploy_timeout`, it makes a
-    /// failing deploy end `OVERDUE`, as the workshop's Singularity of 2016 did.
+    /// How long a running task's checks may be refused (nothing listening yet) before the
+    /// deploy fails (`startupTimeoutSeconds`, 45 s). Checks that fail otherwise (an HTTP
+    /// error) fail the deploy past this plus one interval and one check timeout.
     pub startup_timeout: Duration,
-    /// How long a deploy may take in all before it ends `OVERDUE`
-    /// (`deployHealthTimeoutSeconds`, 120 s; Singularity adds the health-check time to it).
+    /// What a deploy may take beyond its health checks before it ends `OVERDUE`
+    /// (`deployHealthyBySeconds`, 120 s; Singularity adds the whole health-check time to it).
     pub deploy_timeout: Duration,
     /// Between SIGTERM and SIGKILL when a task is stopped (Mesos ≥ 1.0: 5 s).
     pub stop_grace: Duration,
@@ -233,7 +275,7 @@ pub struct View {
 #[derive(Debug, Serialize)]
 pub struct RequestView {
     pub id: String,
-    /// `ACTIVE` or `PAUSED`.
+    /// `ACTIVE`, `PAUSED`, or `DEPLOYING_TO_UNPAUSE`.
     pub state: &'static str,
     pub instances: u64,
     pub active_deploy: Option<String>,

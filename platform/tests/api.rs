@@ -403,8 +403,17 @@ fn a_paused_request_refuses_deploys() {
     );
 }
 
+/// How long the deploy took from its start to its result, in milliseconds.
+fn took(api: &Api, deploy_id: &str) -> u64 {
+    let history = api.history(deploy_id).json();
+    let started = history["deployMarker"]["timestamp"].as_u64().unwrap();
+    history["deployResult"]["timestamp"].as_u64().unwrap() - started
+}
+
 #[test]
-fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_serving() {
+fn an_http_error_fails_after_the_whole_health_check_time_and_the_previous_deploy_keeps_serving() {
+    // Quick timings: start-up 1 s, interval 50 ms, response timeout 500 ms: a 404 fails
+    // past 1 + (0.05 + 0.5) × 1 = 1.55 s (`getMaxHealthcheckTimeoutSeconds`), not at 1 s.
     let api = Api::start();
     api.request(2);
     api.deploy("good", "7");
@@ -415,6 +424,7 @@ fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_s
     let result = api.result("step04");
     assert_eq!(result["deployState"], "FAILED");
     assert_eq!(result["message"], "Not all tasks for deploy were healthy");
+    assert!(took(&api, "step04") >= 1550, "{}", took(&api, "step04"));
     let failures = result["deployFailures"].as_array().unwrap();
     assert_eq!(failures.len(), 2, "{result}");
     for failure in failures {
@@ -426,10 +436,23 @@ fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_s
                 .starts_with("hello-step04-")
         );
         let message = failure["message"].as_str().unwrap();
+        let running = message
+            .strip_prefix(&format!(
+                "Instance {} has been running for ",
+                failure["taskId"]["instanceNo"]
+            ))
+            .and_then(|rest| {
+                rest.strip_suffix(
+                    " and has yet to pass healthchecks. Last check returned with status code 404",
+                )
+            })
+            .unwrap_or_else(|| panic!("{message}"));
+        // mm:ss.SSS, past 1.55 s.
         assert!(
-            message.contains("has not responded to healthchecks after running for 00:0"),
-            "{message}"
+            running.starts_with("00:0") && running.len() == 9,
+            "{running}"
         );
+        assert!(running >= "00:01.550", "{running}");
     }
     // The new tasks are stopped; the previous deploy's still run.
     assert_eq!(api.singularity.simulated().running(), serving);
@@ -439,6 +462,101 @@ fn never_healthy_fails_after_the_startup_timeout_and_the_previous_deploy_keeps_s
     let task = view.tasks.iter().find(|t| t.deploy_id == "step04").unwrap();
     assert_eq!(task.status, "TASK_KILLED");
     assert_eq!(task.health_checks.last().unwrap().status, Some(404));
+}
+
+#[test]
+fn refused_checks_fail_at_the_startup_timeout() {
+    // A response timeout of 2 s puts the whole health-check time at 3.05 s: refused checks
+    // (nothing listening) fail at the start-up timeout, 1 s, long before.
+    let api = Api::with(Settings {
+        check_timeout: Duration::from_secs(2),
+        ..LocalSingularity::quick()
+    });
+    let result = api.deploy_to_its_end(1, "closed");
+    assert_eq!(result["deployState"], "FAILED", "{result}");
+    let message = result["deployFailures"][0]["message"].as_str().unwrap();
+    assert!(
+        message
+            .starts_with("Instance 1 has not responded to healthchecks after running for 00:01."),
+        "{message}"
+    );
+    assert!(took(&api, "d1") < 3000, "{}", took(&api, "d1"));
+}
+
+/// Quick checks, but a minute's start-up and deploy timeouts: a deploy's own must win.
+fn minute_long() -> Settings {
+    Settings {
+        startup_timeout: Duration::from_secs(60),
+        deploy_timeout: Duration::from_secs(60),
+        ..LocalSingularity::quick()
+    }
+}
+
+#[test]
+fn the_deploys_own_health_check_options_are_honoured() {
+    // The platform's timings would wait a minute; the deploy's own say 1 s.
+    let api = Api::with(minute_long());
+    api.request(1);
+    let mut deploy = deploy_request("d1", "closed");
+    deploy["deploy"]["healthcheck"] =
+        json!({ "uri": "/health", "portIndex": 0, "startupTimeoutSeconds": 1 });
+    api.post("/api/deploys", &deploy);
+    let result = api.result("d1");
+    let message = result["deployFailures"][0]["message"].as_str().unwrap();
+    assert!(
+        message
+            .starts_with("Instance 1 has not responded to healthchecks after running for 00:01."),
+        "{message}"
+    );
+
+    // maxRetries 1: the second failed (not refused) check fails the task.
+    let mut deploy = deploy_request("d2", "no-health");
+    deploy["deploy"]["healthcheck"] = json!({ "uri": "/health", "portIndex": 0, "maxRetries": 1 });
+    api.post("/api/deploys", &deploy);
+    let result = api.result("d2");
+    assert_eq!(
+        result["deployFailures"][0]["message"],
+        "Instance 1 failed 2 healthchecks, the max for the deploy. Last check returned with status code 404"
+    );
+
+    // The deprecated top-level options, folded into `healthcheck` with `healthcheckUri`.
+    let mut deploy = deploy_request("d3", "no-health");
+    deploy["deploy"]["healthcheckMaxRetries"] = json!(0);
+    api.post("/api/deploys", &deploy);
+    let result = api.result("d3");
+    assert_eq!(
+        result["deployFailures"][0]["message"],
+        "Instance 1 failed 1 healthchecks, the max for the deploy. Last check returned with status code 404"
+    );
+    assert_eq!(
+        api.history("d3").json()["deploy"]["healthcheck"],
+        json!({ "uri": "/health", "maxRetries": 0 })
+    );
+}
+
+#[test]
+fn overdue_comes_past_the_deploy_timeout_plus_the_health_check_time_and_a_slow_start_does_not_hold_it_back()
+ {
+    // deployHealthTimeoutSeconds 0 + start-up 1 s + interval 50 ms + response 0 s = 1.05 s
+    // (`getAllowedMillis`); the task takes 2 s to start.
+    let api = Api::with(minute_long());
+    api.request(1);
+    let mut deploy = deploy_request("d1", "slow");
+    deploy["deploy"]["deployHealthTimeoutSeconds"] = json!(0);
+    deploy["deploy"]["healthcheck"] = json!({ "uri": "/health", "portIndex": 0,
+        "startupTimeoutSeconds": 1, "responseTimeoutSeconds": 0 });
+    api.post("/api/deploys", &deploy);
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "OVERDUE", "{result}");
+    assert_eq!(
+        result["message"],
+        "Deploy was able to launch 1 tasks, but not all of them became healthy within 00:01.050"
+    );
+    assert!(took(&api, "d1") < 2000, "{}", took(&api, "d1"));
+    // The task that started after its deploy ended is stopped as soon as it has started.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(api.singularity.simulated().started().len(), 1);
+    assert_eq!(api.singularity.simulated().running(), Vec::<String>::new());
 }
 
 #[test]
@@ -472,31 +590,6 @@ fn an_image_that_does_not_exist_fails_the_deploy_with_the_runtimes_message() {
     assert!(
         message.starts_with("Unable to find image 'alice/hello-mesos:missing'"),
         "{message}"
-    );
-}
-
-#[test]
-fn past_the_deploy_timeout_it_is_overdue() {
-    // A start-up timeout longer than the deploy's: Singularity as in 2016.
-    let api = Api::with(Settings {
-        startup_timeout: Duration::from_secs(60),
-        deploy_timeout: Duration::from_millis(800),
-        ..LocalSingularity::quick()
-    });
-    let result = api.deploy_to_its_end(1, "no-health");
-    assert_eq!(result["deployState"], "OVERDUE");
-    assert_eq!(
-        result["message"],
-        "Deploy was able to launch 1 tasks, but not all of them became healthy within 00:00.800"
-    );
-    let failure = &result["deployFailures"][0];
-    assert_eq!(failure["reason"], "TASK_FAILED_HEALTH_CHECKS");
-    assert!(
-        failure["message"]
-            .as_str()
-            .unwrap()
-            .ends_with("has yet to pass healthchecks. Last check returned with status code 404"),
-        "{failure}"
     );
 }
 
@@ -624,4 +717,236 @@ fn disabled_deploys_are_a_conflict_with_the_administrators_message() {
     );
     api.delete("/api/disasters/disabled-actions/DEPLOY");
     assert_eq!(api.deploy("d1", "7").status, 200);
+}
+
+#[test]
+fn progress_counts_instances_only_once_all_are_healthy_and_success_comes_a_check_later() {
+    // A check every 300 ms, so that the step between the two is seen.
+    let api = Api::with(Settings {
+        check_interval: Duration::from_millis(300),
+        ..LocalSingularity::quick()
+    });
+    api.request(2);
+    api.deploy("d1", "7");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while api.history("d1").json().get("deployResult").is_none() {
+        assert!(Instant::now() < deadline, "no result");
+        let parent = api.get("/api/requests/request/hello").json();
+        let progress = &parent["pendingDeployState"]["deployProgress"];
+        if !progress.is_null() {
+            let step = (
+                progress["currentActiveInstances"].as_u64().unwrap(),
+                progress["stepLaunchComplete"].as_bool().unwrap(),
+            );
+            if seen.last() != Some(&step) {
+                seen.push(step);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // `markStepLaunchFinished`: 0 while launching, both at once when all are healthy.
+    assert_eq!(seen, [(0, false), (2, true)]);
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "SUCCEEDED");
+    // `SingularityDeployResult` of SUCCEEDED has no message.
+    assert_eq!(result.get("message"), None, "{result}");
+
+    // Running but never healthy: still 0.
+    api.deploy("d2", "hang");
+    std::thread::sleep(Duration::from_millis(700));
+    let parent = api.get("/api/requests/request/hello").json();
+    assert_eq!(
+        parent["pendingDeployState"]["deployProgress"]["currentActiveInstances"],
+        0
+    );
+    assert_eq!(api.singularity.simulated().running().len(), 4);
+}
+
+#[test]
+fn the_deploys_env_comes_before_the_ports_and_after_the_tasks_own_variables() {
+    let api = Api::start();
+    api.request(1);
+    let mut deploy = deploy_request("d1", "7");
+    deploy["deploy"]["env"] = json!({ "PORT": "1", "PORT0": "2", "INSTANCE_NO": "9", "N": 1 });
+    assert_eq!(api.post("/api/deploys", &deploy).status, 200);
+    assert_eq!(api.result("d1")["deployState"], "SUCCEEDED");
+    let task = &api.singularity.simulated().started()[0];
+    let env = |name: &str| {
+        let values: Vec<&String> = task
+            .env
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value)
+            .collect();
+        assert_eq!(values.len(), 1, "{name}: {:?}", task.env);
+        values[0].clone()
+    };
+    // `prepareEnvironment` fills one map: the deploy's env replaces the task's variables,
+    // the ports replace the deploy's env.
+    assert_eq!(env("INSTANCE_NO"), "9");
+    assert_ne!(env("PORT0"), "2");
+    assert_eq!(env("PORT"), env("PORT0"));
+    // Jackson reads the number 1 into a String.
+    assert_eq!(env("N"), "1");
+    assert_eq!(env("TASK_ID"), task.task_id);
+    assert_eq!(env("TASK_RACK_ID"), "DEFAULT");
+    assert_eq!(env("AVAILABILITY_ZONE"), "DEFAULT");
+    let history = api.history("d1").json();
+    assert_eq!(history["deploy"]["env"]["N"], "1");
+}
+
+#[test]
+fn resources_are_checked_as_check_for_illegal_resources_does() {
+    let api = Api::start();
+    api.request(2);
+    let with = |resources: Value| {
+        let mut deploy = deploy_request("x", "7");
+        deploy["deploy"]["resources"] = resources;
+        api.post("/api/deploys", &deploy)
+    };
+    plain_400(
+        &with(json!({ "cpus": 51, "memoryMb": 64, "numPorts": 1 })),
+        "Deploy x uses too many cpus 51.0 (maxCpusPerInstance 50 in mesos configuration)",
+    );
+    plain_400(
+        &with(json!({ "cpus": 0.5, "memoryMb": 24001, "numPorts": 1 })),
+        "Deploy x uses too much memoryMb 24001.0 (maxMemoryMbPerInstance 24000 in mesos configuration)",
+    );
+    // A field left out of `resources` is Java's 0.
+    plain_400(
+        &with(json!({ "cpus": 1, "numPorts": 1 })),
+        "Request must have more than 0 memoryMb",
+    );
+    // Resources come before the health check's rules.
+    plain_400(
+        &with(json!({ "cpus": 0, "memoryMb": 64 })),
+        "Request must have more than 0 cpus",
+    );
+    let mut negative = deploy_request("x", "7");
+    negative["deploy"]["healthcheck"] = json!({ "uri": "/health", "portIndex": -1 });
+    plain_400(
+        &api.post("/api/deploys", &negative),
+        "healthcheckPortIndex cannot be negative",
+    );
+}
+
+#[test]
+fn jackson_reads_enums_strictly_and_coerces_scalars() {
+    let api = Api::start();
+    for (field, value) in [("network", "host"), ("network", "OVERLAY")] {
+        let mut deploy = deploy_request("x", "7");
+        deploy["deploy"]["containerInfo"]["docker"][field] = json!(value);
+        mapped(
+            &api.post("/api/deploys", &deploy),
+            400,
+            "Unable to process JSON",
+        );
+    }
+    let mut deploy = deploy_request("x", "7");
+    deploy["deploy"]["containerInfo"]["type"] = json!("docker");
+    mapped(
+        &api.post("/api/deploys", &deploy),
+        400,
+        "Unable to process JSON",
+    );
+    let answer = api.post("/api/requests", &json!({ "id": "hello", "instances": "2" }));
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["request"]["instances"], 2);
+}
+
+#[test]
+fn smaller_points_of_the_api() {
+    let api = Api::start();
+    // No deploy yet: no requestDeployState.
+    api.request(1);
+    let parent = api.get("/api/requests/request/hello").json();
+    assert_eq!(parent.get("requestDeployState"), None, "{parent}");
+    // A method a path does not take: Jersey's 405, through Dropwizard's mapper.
+    mapped(&api.get("/api/deploys"), 405, "HTTP 405 Method Not Allowed");
+    // `healthcheck.uri` without a leading slash checks the same path.
+    let mut deploy = deploy_request("d1", "7");
+    deploy["deploy"]["healthcheck"] = json!({ "uri": "health", "portIndex": 0 });
+    api.post("/api/deploys", &deploy);
+    assert_eq!(api.result("d1")["deployState"], "SUCCEEDED");
+    let parent = api.get("/api/requests/request/hello").json();
+    assert_eq!(
+        parent["requestDeployState"]["activeDeploy"]["deployId"],
+        "d1"
+    );
+
+    // The answer to a deploy with an updated request shows the updated request.
+    let mut deploy = deploy_request("d2", "hang");
+    deploy["updatedRequest"] = json!({ "id": "hello", "instances": 3 });
+    let answer = api.post("/api/deploys", &deploy).json();
+    assert_eq!(answer["request"]["instances"], 3);
+    // While it is pending, any change of the request is a conflict, checked before the
+    // request itself.
+    mapped(
+        &api.post("/api/requests", &json!({ "id": "hello", "instances": 0 })),
+        409,
+        "Request hello has a pending deploy that may change the request data. Try again when the deploy has finished",
+    );
+    api.delete("/api/deploys/deploy/d2/request/hello");
+    api.result("d2");
+
+    // A WORKER may become a SERVICE that is not load balanced; nothing may change
+    // whether it is load balanced.
+    let answer = api.post(
+        "/api/requests",
+        &json!({ "id": "hello", "requestType": "SERVICE" }),
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    plain_400(
+        &api.post(
+            "/api/requests",
+            &json!({ "id": "hello", "requestType": "SERVICE", "loadBalanced": true }),
+        ),
+        "Request can not change whether it is load balanced",
+    );
+    plain_400(
+        &api.post(
+            "/api/requests",
+            &json!({ "id": "hello", "requestType": "ON_DEMAND" }),
+        ),
+        "Request can not change requestType from SERVICE to ON_DEMAND",
+    );
+}
+
+#[test]
+fn a_request_paused_during_its_deploy_fails_the_deploy() {
+    let api = Api::start();
+    api.request(1);
+    api.deploy("d1", "hang");
+    api.post("/api/requests/request/hello/pause", &json!({}));
+    let result = api.result("d1");
+    assert_eq!(result["deployState"], "FAILED");
+    assert_eq!(
+        result["message"],
+        "Request in state PAUSED is not deployable"
+    );
+    assert_eq!(result["deployFailures"], json!([]));
+}
+
+#[test]
+fn a_deploy_to_unpause_leaves_the_request_active_only_if_it_succeeds() {
+    let api = Api::start();
+    api.request(1);
+    api.post("/api/requests/request/hello/pause", &json!({}));
+    let state = || api.get("/api/requests/request/hello").json()["state"].clone();
+    let mut deploy = deploy_request("d1", "hang");
+    deploy["unpauseOnSuccessfulDeploy"] = json!(true);
+    assert_eq!(
+        api.post("/api/deploys", &deploy).json()["state"],
+        "DEPLOYING_TO_UNPAUSE"
+    );
+    api.delete("/api/deploys/deploy/d1/request/hello");
+    assert_eq!(api.result("d1")["deployState"], "CANCELED");
+    assert_eq!(state(), "PAUSED");
+
+    let mut deploy = deploy_request("d2", "7");
+    deploy["unpauseOnSuccessfulDeploy"] = json!(true);
+    api.post("/api/deploys", &deploy);
+    assert_eq!(api.result("d2")["deployState"], "SUCCEEDED");
+    assert_eq!(state(), "ACTIVE");
 }

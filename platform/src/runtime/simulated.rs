@@ -9,6 +9,8 @@
 //! | `missing…`     | cannot start: the image does not exist (Docker's message)            |
 //! | `hang…`        | accepts connections and never answers                                |
 //! | `redirect…`    | answers `/health` with a 302 to `/`, which answers 200               |
+//! | `closed…`      | runs but listens nowhere: every check is refused                     |
+//! | `slow…`        | takes 2 s to start (a slow pull), then answers `/health` 200          |
 //! | anything else  | answers `GET /health` 200, as step 07 does                            |
 //!
 //! [`Simulated::acting`] makes a given image behave as one of these tags instead (e.g. an
@@ -58,7 +60,11 @@ enum Behaviour {
     Missing,
     Hang,
     Redirect,
+    Closed,
 }
+
+/// How long a `slow…` image takes to start.
+const SLOW_START: Duration = Duration::from_secs(2);
 
 impl Behaviour {
     fn of(tag: &str) -> Behaviour {
@@ -74,6 +80,8 @@ impl Behaviour {
             Behaviour::Hang
         } else if tag.starts_with("redirect") {
             Behaviour::Redirect
+        } else if tag.starts_with("closed") {
+            Behaviour::Closed
         } else {
             Behaviour::Healthy
         }
@@ -134,6 +142,12 @@ impl Runtime for Simulated {
                 .push(spec.clone());
             let behaviour = this.behaviour(&spec.image);
             let image = &spec.image;
+            if image
+                .rsplit_once(':')
+                .is_some_and(|(_, tag)| tag.starts_with("slow"))
+            {
+                tokio::time::sleep(SLOW_START).await;
+            }
             if behaviour == Behaviour::Missing {
                 let repository = image.rsplit_once(':').map_or(image.as_str(), |(r, _)| r);
                 return Err(format!(
@@ -159,6 +173,8 @@ impl Runtime for Simulated {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     *status.lock().expect("status") = TaskStatus::Exited { code: Some(code) };
                 }));
+            } else if behaviour == Behaviour::Closed {
+                log(format!("{}: not listening", spec.task_id));
             } else {
                 let host = env(&spec, "TASK_HOST").unwrap_or("127.0.0.1");
                 let port = env(&spec, "PORT0").unwrap_or("0");

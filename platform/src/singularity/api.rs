@@ -55,8 +55,14 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
             "/api/disasters/disabled-actions/{action}",
             post(disable_action::<R>).delete(enable_action::<R>),
         )
-        // Jersey's answer to a path no resource has.
+        // Jersey's answers to a path no resource has, and to a method a path does not take.
         .fallback(|| async { dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        .method_not_allowed_fallback(|| async {
+            dropwizard(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "HTTP 405 Method Not Allowed",
+            )
+        })
         .with_state(singularity)
 }
 
@@ -64,8 +70,12 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
 const MAX_REQUEST_ID: usize = 100;
 const MAX_DEPLOY_ID: usize = 50;
 const MAX_INSTANCES: i64 = 25;
-const MAX_CPUS_PER_INSTANCE: f64 = 900.0;
-const MAX_MEMORY_MB_PER_INSTANCE: f64 = 24000.0;
+const MAX_CPUS_PER_INSTANCE: i32 = 50;
+const MAX_CPUS_PER_REQUEST: i32 = 900;
+const MAX_MEMORY_MB_PER_INSTANCE: i32 = 24_000;
+const MAX_MEMORY_MB_PER_REQUEST: i32 = 450_000;
+const MAX_DISK_MB_PER_INSTANCE: i32 = 60_000;
+const MAX_DISK_MB_PER_REQUEST: i32 = 3_000_000;
 
 type Answer = Result<Response, Refusal>;
 
@@ -155,7 +165,7 @@ fn read_body<T: for<'de> Deserialize<'de>>(
 struct RequestFields {
     id: Option<String>,
     request_type: Option<RequestType>,
-    instances: Option<i32>,
+    instances: Option<JavaInt>,
     owners: Option<Vec<Option<String>>>,
     daemon: Option<bool>,
     load_balanced: Option<bool>,
@@ -219,17 +229,43 @@ fn check_request(fields: &RequestFields, mut request: Value) -> Result<Value, Re
             id.len()
         )));
     }
-    if fields.instances.is_some_and(|n| n <= 0) {
+    if fields.instances.is_some_and(|n| n.0 <= 0) {
         return Err(bad_request("Instances must be greater than 0"));
     }
-    let instances = i64::from(fields.instances.unwrap_or(1));
+    let instances = i64::from(fields.instances.map_or(1, |n| n.0));
     if instances > MAX_INSTANCES {
         return Err(bad_request(format!(
             "Instances ({instances}) be greater than {MAX_INSTANCES} (maxInstancesPerRequest in mesos configuration)"
         )));
     }
     request["requestType"] = json!(request_type.name());
+    if let Some(JavaInt(n)) = fields.instances {
+        request["instances"] = json!(n);
+    }
     Ok(request)
+}
+
+/// `checkForIllegalChanges`: a request's type stays, except a WORKER and a SERVICE that is
+/// not load balanced, which may become each other; whether it is load balanced stays.
+fn check_changes(existing: &Value, request: &Value) -> Result<(), Refusal> {
+    let kind = |r: &Value| r["requestType"].as_str().unwrap_or_default().to_string();
+    let balanced = |r: &Value| r["loadBalanced"].as_bool().unwrap_or(false);
+    let (from, to) = (kind(existing), kind(request));
+    if from != to {
+        let allowed = (from == "SERVICE" && !balanced(existing) && to == "WORKER")
+            || (to == "SERVICE" && !balanced(request) && from == "WORKER");
+        if !allowed {
+            return Err(bad_request(format!(
+                "Request can not change requestType from {from} to {to}"
+            )));
+        }
+    }
+    if balanced(existing) != balanced(request) {
+        return Err(bad_request(
+            "Request can not change whether it is load balanced",
+        ));
+    }
+    Ok(())
 }
 
 /// The actions that can be disabled here (`SingularityAction`, the ones this model has).
@@ -297,35 +333,34 @@ async fn save_request<R: Runtime>(
     body: Bytes,
 ) -> Answer {
     let (fields, request) = read_body::<RequestFields>(&headers, &body)?;
-    let request = check_request(&fields, request)?;
-    let id = fields.id.unwrap_or_default();
+    // `RequestResource.submitRequest`: the id, a pending deploy that changes the request,
+    // the action's switch, and only then the validator.
+    let Some(id) = fields.id.clone() else {
+        return Err(bad_request("Request must have an id"));
+    };
     let mut state = singularity.inner.state.lock().await;
+    if let Some(entry) = state.requests.get(&id)
+        && entry
+            .pending
+            .as_ref()
+            .is_some_and(|p| p.updated_request.is_some())
+    {
+        return Err(dropwizard(
+            StatusCode::CONFLICT,
+            &format!(
+                "Request {id} has a pending deploy that may change the request data. Try again when the deploy has finished"
+            ),
+        ));
+    }
     let action = if state.requests.contains_key(&id) {
         "UPDATE_REQUEST"
     } else {
         "CREATE_REQUEST"
     };
     check_enabled(&state, action)?;
+    let request = check_request(&fields, request)?;
     if let Some(entry) = state.requests.get(&id) {
-        if entry
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.updated_request.is_some())
-        {
-            return Err(dropwizard(
-                StatusCode::CONFLICT,
-                &format!(
-                    "Request {id} has a pending deploy that may change the request data. Try again when the deploy has finished"
-                ),
-            ));
-        }
-        if entry.request["requestType"] != request["requestType"] {
-            return Err(bad_request(format!(
-                "Request can not change requestType from {} to {}",
-                entry.request["requestType"].as_str().unwrap_or_default(),
-                request["requestType"].as_str().unwrap_or_default()
-            )));
-        }
+        check_changes(&entry.request, &request)?;
     }
     let entry = state.requests.entry(id).or_insert_with(|| RequestEntry {
         request: Value::Null,
@@ -436,17 +471,41 @@ struct DeployFields {
     command: Option<String>,
     container_info: Option<ContainerInfo>,
     resources: Option<Resources>,
-    env: Option<BTreeMap<String, String>>,
+    env: Option<BTreeMap<String, JavaString>>,
     healthcheck_uri: Option<String>,
-    healthcheck_port_index: Option<i32>,
+    healthcheck_port_index: Option<JavaInt>,
+    healthcheck_interval_seconds: Option<JavaInt>,
+    healthcheck_timeout_seconds: Option<JavaInt>,
+    healthcheck_max_retries: Option<JavaInt>,
     healthcheck: Option<Healthcheck>,
+    deploy_health_timeout_seconds: Option<JavaInt>,
+    consider_healthy_after_running_for_seconds: Option<JavaInt>,
 }
 
 #[derive(Deserialize)]
+#[allow(dead_code)]
 struct ContainerInfo {
     #[serde(rename = "type")]
-    kind: Option<String>,
+    kind: Option<ContainerType>,
     docker: Option<Docker>,
+}
+
+/// `SingularityContainerType`: Jackson takes only these names, as written.
+#[derive(Deserialize)]
+enum ContainerType {
+    #[serde(rename = "MESOS")]
+    Mesos,
+    #[serde(rename = "DOCKER")]
+    Docker,
+}
+
+/// `SingularityDockerNetworkType`.
+#[derive(Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+enum Network {
+    Bridge,
+    Host,
+    None,
 }
 
 #[derive(Deserialize)]
@@ -454,34 +513,48 @@ struct ContainerInfo {
 #[allow(dead_code)]
 struct Docker {
     image: String,
-    network: Option<String>,
+    network: Option<Network>,
     force_pull_image: Option<bool>,
 }
 
+/// `Resources`: its constructor takes primitives, so a field left out is 0.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Resources {
-    cpus: Option<f64>,
-    memory_mb: Option<f64>,
-    num_ports: Option<i32>,
-    disk_mb: Option<f64>,
+    #[serde(default)]
+    cpus: JavaDouble,
+    #[serde(default)]
+    memory_mb: JavaDouble,
+    #[serde(default)]
+    num_ports: JavaInt,
+    #[serde(default)]
+    disk_mb: JavaDouble,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
 struct Healthcheck {
     uri: Option<String>,
-    port_index: Option<i32>,
-    port_number: Option<i64>,
+    port_index: Option<JavaInt>,
+    port_number: Option<JavaLong>,
+    startup_timeout_seconds: Option<JavaInt>,
+    interval_seconds: Option<JavaInt>,
+    response_timeout_seconds: Option<JavaInt>,
+    max_retries: Option<JavaInt>,
 }
+
+/// `MesosConfiguration`'s defaults for a deploy without `resources`.
+const DEFAULT_RESOURCES: (f64, f64, i32, f64) = (1.0, 64.0, 0, 0.0);
 
 /// `SingularityValidator.checkDeploy` and `checkForIllegalResources`, in their order.
 /// Returns the deploy as stored (the deprecated `healthcheckUri` converted to `healthcheck`,
-/// as `SingularityDeploy`'s constructor does).
+/// as `SingularityDeploy`'s constructor does; scalars as Jackson coerced them).
 fn check_deploy(
     deploy: &DeployFields,
     mut stored: Value,
     request_id: &str,
+    instances: i64,
     used: bool,
 ) -> Result<Value, Refusal> {
     let Some(deploy_id) = &deploy.id else {
@@ -505,17 +578,76 @@ fn check_deploy(
     if deploy.request_id.as_deref() != Some(request_id) {
         return Err(bad_request("Deploy id must match request id"));
     }
-    let num_ports = deploy
-        .resources
-        .as_ref()
-        .and_then(|r| r.num_ports)
-        .unwrap_or(0);
+    if let Some(env) = &deploy.env {
+        if env
+            .iter()
+            .any(|(k, v)| k == "STARTED_BY_USER" || v.0.contains("STARTED_BY_USER"))
+        {
+            return Err(bad_request("Cannot override STARTED_BY_USER in env"));
+        }
+        stored["env"] = json!(
+            env.iter()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
+                .collect::<BTreeMap<_, _>>()
+        );
+    }
+    if deploy
+        .command
+        .as_deref()
+        .is_some_and(|c| c.contains("STARTED_BY_USER"))
+    {
+        return Err(bad_request("Cannot override STARTED_BY_USER in command"));
+    }
+    check_resources(deploy, deploy_id, instances)?;
+    if let Some(resources) = &deploy.resources {
+        stored["resources"] = json!({
+            "cpus": resources.cpus.0, "memoryMb": resources.memory_mb.0,
+            "numPorts": resources.num_ports.0, "diskMb": resources.disk_mb.0,
+        });
+    }
+
     if deploy.healthcheck.is_none() && deploy.healthcheck_uri.is_some() {
         let mut healthcheck = json!({ "uri": deploy.healthcheck_uri });
-        if let Some(index) = deploy.healthcheck_port_index {
-            healthcheck["portIndex"] = json!(index);
+        // The deprecated top-level options go with it (`SingularityDeploy`'s constructor).
+        for (name, value) in [
+            ("portIndex", deploy.healthcheck_port_index),
+            ("intervalSeconds", deploy.healthcheck_interval_seconds),
+            ("responseTimeoutSeconds", deploy.healthcheck_timeout_seconds),
+            ("maxRetries", deploy.healthcheck_max_retries),
+        ] {
+            if let Some(JavaInt(n)) = value {
+                healthcheck[name] = json!(n);
+            }
         }
         stored["healthcheck"] = healthcheck;
+    }
+    if let Some(options) = &deploy.healthcheck {
+        let fields = [
+            ("startupTimeoutSeconds", options.startup_timeout_seconds),
+            ("intervalSeconds", options.interval_seconds),
+            ("responseTimeoutSeconds", options.response_timeout_seconds),
+            ("maxRetries", options.max_retries),
+            ("portIndex", options.port_index),
+        ];
+        for (name, value) in fields {
+            if let Some(JavaInt(n)) = value {
+                stored["healthcheck"][name] = json!(n);
+            }
+        }
+    }
+    for (name, value) in [
+        (
+            "deployHealthTimeoutSeconds",
+            deploy.deploy_health_timeout_seconds,
+        ),
+        (
+            "considerHealthyAfterRunningForSeconds",
+            deploy.consider_healthy_after_running_for_seconds,
+        ),
+    ] {
+        if let Some(JavaInt(n)) = value {
+            stored[name] = json!(n);
+        }
     }
     let healthcheck = (deploy.healthcheck.as_ref())
         .map(|h| (h.uri.clone(), h.port_index, h.port_number))
@@ -526,24 +658,31 @@ fn check_deploy(
                 .map(|uri| (Some(uri), deploy.healthcheck_port_index, None))
         });
     if let Some((uri, port_index, port_number)) = healthcheck {
-        if port_index.is_some() && port_number.is_some() {
-            return Err(bad_request(
-                "Can only specify one of portIndex or portNumber for healthchecks",
-            ));
+        if let Some(resources) = &deploy.resources {
+            if port_index.is_some() && port_number.is_some() {
+                return Err(bad_request(
+                    "Can only specify one of portIndex or portNumber for healthchecks",
+                ));
+            }
+            if let Some(JavaInt(index)) = port_index {
+                if index < 0 {
+                    return Err(bad_request("healthcheckPortIndex cannot be negative"));
+                }
+                let num_ports = resources.num_ports.0;
+                if num_ports <= index {
+                    return Err(bad_request(format!(
+                        "Must request {} ports for healthcheckPortIndex {index}, only requested {num_ports}",
+                        i64::from(index) + 1
+                    )));
+                }
+            }
         }
-        if let Some(index) = port_index
-            && index >= num_ports
-        {
-            return Err(bad_request(format!(
-                "Must request {} ports for healthcheckPortIndex {index}, only requested {num_ports}",
-                index + 1
-            )));
-        }
-        if uri.is_none() {
+        if uri.as_deref().unwrap_or_default().is_empty() {
             return Err(bad_request(
                 "Must specify a uri or a healthcheck result file pathh when specifying health check parameters",
             ));
         }
+        let num_ports = deploy.resources.as_ref().map_or(0, |r| r.num_ports.0);
         if port_number.is_none() && num_ports == 0 {
             return Err(bad_request(
                 "Either an explicit port number, or port resources and port index must be specified to run healthchecks against a uri",
@@ -572,10 +711,25 @@ fn check_deploy(
             "This practice platform runs Docker images only: set containerInfo.docker.image",
         ));
     }
-    let resources = deploy.resources.as_ref();
-    let cpus = resources.and_then(|r| r.cpus).unwrap_or(1.0);
-    let memory_mb = resources.and_then(|r| r.memory_mb).unwrap_or(64.0);
-    let disk_mb = resources.and_then(|r| r.disk_mb).unwrap_or(0.0);
+    if used {
+        return Err(bad_request(
+            "Can not deploy a deploy that has already been deployed",
+        ));
+    }
+    Ok(stored)
+}
+
+/// `checkForIllegalResources`, with `MesosConfiguration`'s limits; numbers as Java's `%s`
+/// prints them.
+fn check_resources(deploy: &DeployFields, deploy_id: &str, instances: i64) -> Result<(), Refusal> {
+    let (cpus, memory_mb, disk_mb) = match &deploy.resources {
+        Some(r) => (r.cpus.0, r.memory_mb.0, r.disk_mb.0),
+        None => (
+            DEFAULT_RESOURCES.0,
+            DEFAULT_RESOURCES.1,
+            DEFAULT_RESOURCES.3,
+        ),
+    };
     if cpus <= 0.0 {
         return Err(bad_request("Request must have more than 0 cpus"));
     }
@@ -585,22 +739,120 @@ fn check_deploy(
     if disk_mb < 0.0 {
         return Err(bad_request("Request must have non-negative diskMb"));
     }
-    if cpus > MAX_CPUS_PER_INSTANCE {
-        return Err(bad_request(format!(
-            "Deploy {deploy_id} uses too many cpus {cpus} (maxCpusPerInstance {MAX_CPUS_PER_INSTANCE} in mesos configuration)"
-        )));
+    let n = instances as f64;
+    let limits = [
+        (
+            cpus,
+            MAX_CPUS_PER_INSTANCE,
+            MAX_CPUS_PER_REQUEST,
+            "many cpus",
+            "maxCpusPerInstance",
+            "cpusPerRequest",
+        ),
+        (
+            memory_mb,
+            MAX_MEMORY_MB_PER_INSTANCE,
+            MAX_MEMORY_MB_PER_REQUEST,
+            "much memoryMb",
+            "maxMemoryMbPerInstance",
+            "maxMemoryMbPerRequest",
+        ),
+        (
+            disk_mb,
+            MAX_DISK_MB_PER_INSTANCE,
+            MAX_DISK_MB_PER_REQUEST,
+            "much diskMb",
+            "maxDiskMbPerInstance",
+            "maxDiskMbPerRequest",
+        ),
+    ];
+    for (value, per_instance, per_request, what, instance_name, request_name) in limits {
+        if value > f64::from(per_instance) {
+            return Err(bad_request(format!(
+                "Deploy {deploy_id} uses too {what} {} ({instance_name} {per_instance} in mesos configuration)",
+                java_double(value)
+            )));
+        }
+        if value * n > f64::from(per_request) {
+            return Err(bad_request(format!(
+                "Deploy {deploy_id} uses too {what} {} ({}*{instances}) ({request_name} {per_request} in mesos configuration)",
+                java_double(value * n),
+                java_double(value)
+            )));
+        }
     }
-    if memory_mb > MAX_MEMORY_MB_PER_INSTANCE {
-        return Err(bad_request(format!(
-            "Deploy {deploy_id} uses too much memoryMb {memory_mb} (maxMemoryMbPerInstance {MAX_MEMORY_MB_PER_INSTANCE} in mesos configuration)"
-        )));
+    Ok(())
+}
+
+/// A `double` as Java's `String.valueOf` prints it in most cases: `100.0`, `0.5`.
+fn java_double(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e7 {
+        format!("{value:.1}")
+    } else {
+        value.to_string()
     }
-    if used {
-        return Err(bad_request(
-            "Can not deploy a deploy that has already been deployed",
-        ));
+}
+
+/// Jackson's scalar coercions (2.9, Singularity's): a `String` field takes a number or a
+/// boolean as its text, a number field takes a string that parses.
+#[derive(Clone, Copy, Default)]
+struct JavaInt(i32);
+#[derive(Clone, Copy)]
+struct JavaLong(#[allow(dead_code)] i64);
+#[derive(Clone, Copy, Default)]
+struct JavaDouble(f64);
+struct JavaString(String);
+
+fn coerced<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(
+    deserializer: D,
+    from_number: impl Fn(&serde_json::Number) -> Option<T>,
+) -> Result<T, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    match &value {
+        Value::Number(number) => from_number(number),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
     }
-    Ok(stored)
+    .ok_or_else(|| serde::de::Error::custom("not a number"))
+}
+
+impl<'de> Deserialize<'de> for JavaInt {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        coerced(deserializer, |n| {
+            // Jackson truncates a float read into an int (`ACCEPT_FLOAT_AS_INT`).
+            let whole = n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f.trunc() as i64))?;
+            i32::try_from(whole).ok()
+        })
+        .map(JavaInt)
+    }
+}
+
+impl<'de> Deserialize<'de> for JavaLong {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        coerced(deserializer, |n| {
+            n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64))
+        })
+        .map(JavaLong)
+    }
+}
+
+impl<'de> Deserialize<'de> for JavaDouble {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        coerced(deserializer, serde_json::Number::as_f64).map(JavaDouble)
+    }
+}
+
+impl<'de> Deserialize<'de> for JavaString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(JavaString(text)),
+            Value::Number(number) => Ok(JavaString(number.to_string())),
+            Value::Bool(flag) => Ok(JavaString(flag.to_string())),
+            _ => Err(serde::de::Error::custom("not a string")),
+        }
+    }
 }
 
 async fn start_deploy<R: Runtime>(
@@ -641,7 +893,7 @@ async fn start_deploy<R: Runtime>(
         .deploys
         .iter()
         .any(|d| d.marker.deploy_id == deploy_id);
-    let stored = check_deploy(deploy, body["deploy"].clone(), &request_id, used)?;
+    let stored = check_deploy(deploy, body["deploy"].clone(), &request_id, instances, used)?;
     if entry.pending.is_some() {
         return Err(dropwizard(
             StatusCode::CONFLICT,
@@ -670,12 +922,24 @@ async fn start_deploy<R: Runtime>(
         state: "WAITING",
         target_instances: usize::try_from(instances).unwrap_or(1),
         active_instances: 0,
+        step_launch_complete: false,
         timestamp,
         updated_request,
-        unpause_on_success: fields.unpause_on_successful_deploy,
         cancel_requested: None,
     });
-    let parent = entry.parent_json();
+    // A paused request deployed with `unpauseOnSuccessfulDeploy` (`deployToUnpause`).
+    if fields.unpause_on_successful_deploy && entry.state == "PAUSED" {
+        entry.state = "DEPLOYING_TO_UNPAUSE";
+    }
+    // `DeployResource.deploy` answers with the request the deploy will bring, if it brings one.
+    let mut parent = entry.parent_json();
+    if let Some(updated) = entry
+        .pending
+        .as_ref()
+        .and_then(|p| p.updated_request.as_ref())
+    {
+        parent["request"] = updated.clone();
+    }
     drop(state);
     tokio::spawn(checker::run(
         std::sync::Arc::clone(&singularity.inner),

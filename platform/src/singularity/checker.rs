@@ -4,11 +4,13 @@
 //! - a task that exits: `FAILED`, "At least 0 task(s) for this instance group failed" (the
 //!   default `allowedTasksFailuresPerGroup` is 0), with a `TASK_FAILED_ON_STARTUP` failure
 //!   carrying Mesos's status message (`TASK_EXPECTED_RUNNING_FINISHED` for exit 0);
-//! - every task healthy: `SUCCEEDED`, and the previous deploy's tasks are stopped;
-//! - a task running longer than the start-up timeout without a passing check: `FAILED`,
-//!   "Not all tasks for deploy were healthy", one `TASK_FAILED_HEALTH_CHECKS` per such task;
-//! - past the deploy timeout: `OVERDUE`, "Deploy was able to launch N tasks, but not all of
-//!   them became healthy within …";
+//! - every task healthy: the step's launch is complete (`markStepLaunchFinished`), and at the
+//!   next check `SUCCEEDED`; the previous deploy's tasks are then stopped;
+//! - a task whose checks are refused past the start-up timeout, or fail otherwise past the
+//!   whole health-check time (or more than `maxRetries` times): `FAILED`, "Not all tasks for
+//!   deploy were healthy", one `TASK_FAILED_HEALTH_CHECKS` per such task;
+//! - past the deploy timeout plus the health-check time: `OVERDUE`, "Deploy was able to
+//!   launch N tasks, but not all of them became healthy within …";
 //! - a cancel: `CANCELED`, "Canceled due to request at {millis}".
 //!
 //! A deploy that did not succeed stops its own tasks; the previous deploy's keep serving.
@@ -26,7 +28,7 @@ use std::{
 use serde_json::Value;
 
 use super::{
-    Inner,
+    Inner, Settings,
     state::{
         CHECKS_KEPT, DeployResult, Failure, HealthCheck, State, TaskEntry, TaskId, TaskStatus,
         duration_text, now_millis,
@@ -36,6 +38,9 @@ use crate::runtime::{self, Runtime, TaskSpec};
 
 /// How many finished tasks are kept for the page.
 const FINISHED_KEPT: usize = 50;
+
+/// The shortest pause between two looks at a deploy.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// How many log lines a failure's message quotes.
 const FAILURE_LOG_LINES: usize = 5;
@@ -51,6 +56,9 @@ struct Plan {
     /// or a fixed port number.
     health: Option<(String, HealthPort)>,
     instances: usize,
+    /// The deploy's own timings (`healthcheck.*`, `deployHealthTimeoutSeconds`), each
+    /// falling back to the platform's setting, as Singularity falls back to its configuration.
+    timing: Timing,
 }
 
 #[derive(Clone, Copy)]
@@ -59,8 +67,67 @@ enum HealthPort {
     Number(u16),
 }
 
+/// `HealthcheckOptions` and the deploy's timeouts, with the configuration's defaults.
+#[derive(Clone, Copy, Debug)]
+struct Timing {
+    /// `startupTimeoutSeconds`: how long checks may be refused (nothing listening yet).
+    startup: Duration,
+    /// `intervalSeconds`: between two checks of a task.
+    interval: Duration,
+    /// `responseTimeoutSeconds`: how long one check may take.
+    response: Duration,
+    /// `maxRetries`: how many failed checks (not counting refused ones) are tolerated;
+    /// Singularity's default is no limit.
+    max_retries: Option<u64>,
+    /// `deployHealthTimeoutSeconds`: what the deploy may take beyond its health checks.
+    deploy: Duration,
+    /// Without a health check, a task is healthy once running this long
+    /// (`considerHealthyAfterRunningForSeconds`; here the check interval by default).
+    consider_healthy: Duration,
+}
+
+impl Timing {
+    fn of(deploy: &Value, settings: &Settings) -> Timing {
+        let seconds =
+            |value: &Value, default: Duration| value.as_u64().map_or(default, Duration::from_secs);
+        let options = &deploy["healthcheck"];
+        Timing {
+            startup: seconds(&options["startupTimeoutSeconds"], settings.startup_timeout),
+            interval: seconds(&options["intervalSeconds"], settings.check_interval),
+            response: seconds(&options["responseTimeoutSeconds"], settings.check_timeout),
+            max_retries: options["maxRetries"].as_u64(),
+            deploy: seconds(
+                &deploy["deployHealthTimeoutSeconds"],
+                settings.deploy_timeout,
+            ),
+            consider_healthy: seconds(
+                &deploy["considerHealthyAfterRunningForSeconds"],
+                settings.check_interval,
+            ),
+        }
+    }
+
+    /// `getMaxHealthcheckTimeoutSeconds`: start-up, then `maxRetries + 1` attempts of an
+    /// interval and a response timeout each (45 + (5 + 5) × 1 = 55 s by default).
+    fn max_health(&self) -> Duration {
+        let attempts = self.max_retries.unwrap_or(0).saturating_add(1);
+        self.startup + (self.interval + self.response) * u32::try_from(attempts).unwrap_or(1)
+    }
+
+    /// `getAllowedMillis`: past this the deploy is `OVERDUE` (120 + 55 = 175 s by default
+    /// with a health check, 120 + 5 without).
+    fn allowed(&self, health: bool) -> Duration {
+        self.deploy
+            + if health {
+                self.max_health()
+            } else {
+                self.consider_healthy
+            }
+    }
+}
+
 impl Plan {
-    fn of(deploy: &Value, request: &Value) -> Plan {
+    fn of(deploy: &Value, request: &Value, settings: &Settings) -> Plan {
         let resources = &deploy["resources"];
         let healthcheck = &deploy["healthcheck"];
         let health = healthcheck["uri"].as_str().map(|uri| {
@@ -89,6 +156,7 @@ impl Plan {
             cpus: resources["cpus"].as_f64().unwrap_or(1.0),
             health,
             instances: request["instances"].as_u64().unwrap_or(1).max(1) as usize,
+            timing: Timing::of(deploy, settings),
         }
     }
 }
@@ -113,14 +181,14 @@ pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, de
         else {
             return;
         };
-        Plan::of(&deploy.deploy, request)
+        Plan::of(&deploy.deploy, request, &inner.settings)
     };
     let tasks = launch(&inner, &request_id, &deploy_id, &plan).await;
-    let settings = &inner.settings;
     // Singularity checks deploys on a schedule, not at once: the first look comes one
     // interval after the tasks were started.
     loop {
-        tokio::time::sleep(settings.check_interval).await;
+        // (An `intervalSeconds` of 0 must not make this a busy loop.)
+        tokio::time::sleep(plan.timing.interval.max(MIN_INTERVAL)).await;
         let result = check(&inner, &request_id, &tasks, &plan, started).await;
         if let Some(result) = result {
             finish(&inner, &request_id, &deploy_id, result).await;
@@ -137,11 +205,21 @@ async fn check<R: Runtime>(
     plan: &Plan,
     started: Instant,
 ) -> Option<DeployResult> {
-    let settings = &inner.settings;
+    let timing = &plan.timing;
+    // `isNotInDeployableState`, before anything else: a request paused meanwhile.
+    if let Some(state) = request_state(inner, request_id).await
+        && state == "PAUSED"
+    {
+        return Some(result(
+            "FAILED",
+            Some(format!("Request in state {state} is not deployable")),
+            Vec::new(),
+        ));
+    }
     if let Some(at) = cancel_requested(inner, request_id).await {
         return Some(result(
             "CANCELED",
-            format!("Canceled due to request at {at}"),
+            Some(format!("Canceled due to request at {at}")),
             Vec::new(),
         ));
     }
@@ -151,14 +229,14 @@ async fn check<R: Runtime>(
     let snapshot = snapshot(inner, tasks).await;
     let failed: Vec<Failure> = snapshot
         .iter()
-        .filter_map(|(id, status, _, _)| match status {
+        .filter_map(|task| match &task.status {
             TaskStatus::Failed { code, message } => Some(Failure {
                 reason: if *code == Some(0) {
                     "TASK_EXPECTED_RUNNING_FINISHED"
                 } else {
                     "TASK_FAILED_ON_STARTUP"
                 },
-                task_id: Some(id.clone()),
+                task_id: Some(task.id.clone()),
                 message: Some(if *code == Some(0) {
                     format!(
                         "Task was expected to maintain TASK_RUNNING state but finished. ({message})"
@@ -173,75 +251,106 @@ async fn check<R: Runtime>(
     if !failed.is_empty() {
         return Some(result(
             "FAILED",
-            "At least 0 task(s) for this instance group failed".into(),
+            Some("At least 0 task(s) for this instance group failed".into()),
             failed,
         ));
     }
 
-    let running = snapshot
-        .iter()
-        .filter(|(_, status, _, _)| matches!(status, TaskStatus::Running { .. }))
-        .count();
-    set_active_instances(inner, request_id, running).await;
     health_checks(inner, &snapshot, plan).await;
     let snapshot = self::snapshot(inner, tasks).await;
     let healthy = snapshot
         .iter()
-        .filter(|(_, status, _, _)| matches!(status, TaskStatus::Running { healthy: true, .. }))
+        .filter(|task| matches!(task.status, TaskStatus::Running { healthy: true, .. }))
         .count();
 
     if healthy == plan.instances {
-        // With no acceptance hooks, Singularity's message is their (empty) history joined.
-        return Some(result("SUCCEEDED", String::new(), Vec::new()));
+        // `markStepLaunchFinished`: the progress counts the instances, the step is complete,
+        // and the deploy stays WAITING; the next check (acceptance, none here) succeeds,
+        // with no message (`SingularityDeployResult` leaves it absent).
+        if !step_launch_complete(inner, request_id, healthy).await {
+            return None;
+        }
+        return Some(result("SUCCEEDED", None, Vec::new()));
     }
 
-    // Running, not healthy: how long for, and the last status its check got.
-    let unhealthy: Vec<(TaskId, Duration, Option<u16>)> = snapshot
+    // Running, not healthy: `getHealthcheckedTaskFailure`, for the tasks past a limit.
+    let failures: Vec<Failure> = snapshot
         .iter()
-        .filter_map(|(id, status, last, _)| match status {
-            TaskStatus::Running {
+        .filter_map(|task| {
+            let TaskStatus::Running {
                 since,
                 healthy: false,
-            } => Some((id.clone(), since.elapsed(), *last)),
-            _ => None,
-        })
-        .collect();
-    let timed_out = unhealthy
-        .iter()
-        .any(|(_, running, _)| *running > settings.startup_timeout);
-    if timed_out && plan.health.is_some() {
-        let failures = unhealthy
-            .iter()
-            .map(|(id, running, _)| {
-                unhealthy_task(
-                    id,
+            } = task.status
+            else {
+                return None;
+            };
+            plan.health.as_ref()?;
+            let running = since.elapsed();
+            let last_status = task.last.map_or(String::new(), |status| {
+                format!(" Last check returned with status code {status}")
+            });
+            // Refused connections are start-up checks: they fail past the start-up timeout.
+            if task.refused && running > timing.startup {
+                return Some(unhealthy_task(
+                    &task.id,
                     format!(
                         "has not responded to healthchecks after running for {}",
                         duration_text(running.as_millis())
                     ),
-                )
-            })
-            .collect();
-        return Some(result(
-            "FAILED",
-            "Not all tasks for deploy were healthy".into(),
-            failures,
-        ));
-    }
-    if started.elapsed() > settings.deploy_timeout {
-        let mut failures: Vec<Failure> = unhealthy
-            .iter()
-            .map(|(id, running, last)| {
-                let status = last.map_or(String::new(), |status| {
-                    format!(" Last check returned with status code {status}")
-                });
-                unhealthy_task(
-                    id,
+                ));
+            }
+            if let Some(retries) = timing.max_retries
+                && task.nonstartup_checks > retries
+            {
+                return Some(unhealthy_task(
+                    &task.id,
                     format!(
-                        "has been running for {} and has yet to pass healthchecks.{status}",
+                        "failed {} healthchecks, the max for the deploy.{last_status}",
+                        retries + 1
+                    ),
+                ));
+            }
+            // Any other failed check (an HTTP error, a timeout): past the whole
+            // health-check time.
+            (task.checked && running > timing.max_health()).then(|| {
+                unhealthy_task(
+                    &task.id,
+                    format!(
+                        "has been running for {} and has yet to pass healthchecks.{last_status}",
                         duration_text(running.as_millis())
                     ),
                 )
+            })
+        })
+        .collect();
+    if !failures.is_empty() {
+        return Some(result(
+            "FAILED",
+            Some("Not all tasks for deploy were healthy".into()),
+            failures,
+        ));
+    }
+    let allowed = timing.allowed(plan.health.is_some());
+    if started.elapsed() > allowed {
+        let mut failures: Vec<Failure> = snapshot
+            .iter()
+            .filter_map(|task| match task.status {
+                TaskStatus::Running {
+                    since,
+                    healthy: false,
+                } => {
+                    let status = task.last.map_or(String::new(), |status| {
+                        format!(" Last check returned with status code {status}")
+                    });
+                    Some(unhealthy_task(
+                        &task.id,
+                        format!(
+                            "has been running for {} and has yet to pass healthchecks.{status}",
+                            duration_text(since.elapsed().as_millis())
+                        ),
+                    ))
+                }
+                _ => None,
             })
             .collect();
         if failures.is_empty() && snapshot.len() < plan.instances {
@@ -257,11 +366,11 @@ async fn check<R: Runtime>(
         }
         return Some(result(
             "OVERDUE",
-            format!(
+            Some(format!(
                 "Deploy was able to launch {} tasks, but not all of them became healthy within {}",
                 snapshot.len(),
-                duration_text(settings.deploy_timeout.as_millis())
-            ),
+                duration_text(allowed.as_millis())
+            )),
             failures,
         ));
     }
@@ -277,7 +386,7 @@ fn unhealthy_task(id: &TaskId, what: String) -> Failure {
     }
 }
 
-fn result(state: &'static str, message: String, failures: Vec<Failure>) -> DeployResult {
+fn result(state: &'static str, message: Option<String>, failures: Vec<Failure>) -> DeployResult {
     // `getDeployResultWithFailures`: a single failure that names no task becomes the message.
     if let [only] = failures.as_slice()
         && only.task_id.is_none()
@@ -291,10 +400,15 @@ fn result(state: &'static str, message: String, failures: Vec<Failure>) -> Deplo
     }
     DeployResult {
         state,
-        message: Some(message),
+        message,
         failures,
         timestamp: now_millis(),
     }
+}
+
+async fn request_state<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<&'static str> {
+    let state = inner.state.lock().await;
+    state.requests.get(request_id).map(|entry| entry.state)
 }
 
 async fn cancel_requested<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<u64> {
@@ -307,19 +421,41 @@ async fn cancel_requested<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Opt
         .cancel_requested
 }
 
-async fn set_active_instances<R: Runtime>(inner: &Inner<R>, request_id: &str, count: usize) {
+/// Records the step's launch as complete with `count` active instances; whether it already was.
+async fn step_launch_complete<R: Runtime>(
+    inner: &Inner<R>,
+    request_id: &str,
+    count: usize,
+) -> bool {
     let mut state = inner.state.lock().await;
-    if let Some(pending) = state
+    let Some(pending) = state
         .requests
         .get_mut(request_id)
         .and_then(|r| r.pending.as_mut())
-    {
-        pending.active_instances = count;
-    }
+    else {
+        return false;
+    };
+    let complete = pending.step_launch_complete;
+    pending.active_instances = count;
+    pending.step_launch_complete = true;
+    complete
 }
 
-/// Each task's id, status, last health-check status and first port.
-type Snapshot = Vec<(TaskId, TaskStatus, Option<u16>, Vec<u16>)>;
+/// What the checker needs of a task.
+struct Seen {
+    id: TaskId,
+    status: TaskStatus,
+    /// Whether it has been checked at all, the status its last check got, and whether that
+    /// check's connection was refused (a start-up check).
+    checked: bool,
+    last: Option<u16>,
+    refused: bool,
+    /// Its failed checks that were not refused.
+    nonstartup_checks: u64,
+    ports: Vec<u16>,
+}
+
+type Snapshot = Vec<Seen>;
 
 async fn snapshot<R: Runtime>(inner: &Inner<R>, tasks: &[String]) -> Snapshot {
     let state = inner.state.lock().await;
@@ -327,9 +463,14 @@ async fn snapshot<R: Runtime>(inner: &Inner<R>, tasks: &[String]) -> Snapshot {
         .tasks
         .iter()
         .filter(|t| tasks.contains(&t.id.id))
-        .map(|t| {
-            let last = t.checks.back().and_then(|c| c.status);
-            (t.id.clone(), t.status.clone(), last, t.ports.clone())
+        .map(|t| Seen {
+            id: t.id.clone(),
+            status: t.status.clone(),
+            checked: !t.checks.is_empty(),
+            last: t.checks.back().and_then(|c| c.status),
+            refused: t.refused,
+            nonstartup_checks: t.nonstartup_checks,
+            ports: t.ports.clone(),
         })
         .collect()
 }
@@ -349,6 +490,9 @@ pub(super) async fn refresh_statuses<R: Runtime>(inner: &Inner<R>, tasks: &[Stri
             continue;
         }
         if let runtime::TaskStatus::Exited { code } = inner.runtime.status(task_id).await {
+            // Singularity passes Mesos's status message: "Container exited with status N".
+            // The task's last lines after it are this platform's addition, so that a
+            // learner sees why without a second look (documented in the module's docs).
             let lines = inner.runtime.logs(task_id, FAILURE_LOG_LINES).await;
             let mut message = match code {
                 Some(code) => format!("Container exited with status {code}"),
@@ -362,49 +506,57 @@ pub(super) async fn refresh_statuses<R: Runtime>(inner: &Inner<R>, tasks: &[Stri
     }
 }
 
-async fn set_status<R: Runtime>(inner: &Inner<R>, task_id: &str, status: TaskStatus) {
+/// Sets a live task's status; whether it was still live (a stopped or failed one stays as
+/// it ended).
+async fn set_status<R: Runtime>(inner: &Inner<R>, task_id: &str, status: TaskStatus) -> bool {
     let mut state = inner.state.lock().await;
-    if let Some(task) = state.tasks.iter_mut().find(|t| t.id.id == task_id) {
-        // Only a live task changes: a stopped or failed one stays as it ended.
-        if task.status.live() {
+    match state.tasks.iter_mut().find(|t| t.id.id == task_id) {
+        Some(task) if task.status.live() => {
             task.status = status;
+            true
         }
+        _ => false,
     }
 }
 
 /// Checks every running task that has not passed yet, all at once.
 async fn health_checks<R: Runtime>(inner: &Arc<Inner<R>>, snapshot: &Snapshot, plan: &Plan) {
     let mut checks = Vec::new();
-    for (id, status, _, ports) in snapshot {
+    for task in snapshot {
         let TaskStatus::Running {
             since,
             healthy: false,
-        } = status
+        } = task.status
         else {
             continue;
         };
         let Some((uri, port)) = &plan.health else {
-            // No health check: healthy once running for a while (Singularity:
-            // `considerTaskHealthyAfterRunningForSeconds`, 5 s; here one check interval).
-            if since.elapsed() >= inner.settings.check_interval {
-                mark_healthy(inner, &id.id).await;
+            // No health check: healthy once running for a while
+            // (`considerHealthyAfterRunningForSeconds`).
+            if since.elapsed() >= plan.timing.consider_healthy {
+                mark_healthy(inner, &task.id.id).await;
             }
             continue;
         };
         let port = match port {
             HealthPort::Number(number) => *number,
-            HealthPort::Index(index) => ports.get(*index).copied().unwrap_or_default(),
+            HealthPort::Index(index) => task.ports.get(*index).copied().unwrap_or_default(),
         };
-        let url = format!("http://{}:{port}{uri}", inner.settings.task_host);
-        let (inner, task_id) = (Arc::clone(inner), id.id.clone());
+        let url = health_url(&inner.settings.task_host, port, uri);
+        let (inner, task_id, timeout) =
+            (Arc::clone(inner), task.id.id.clone(), plan.timing.response);
         checks.push(tokio::spawn(async move {
-            let check = health_check(&inner.health, &url).await;
+            let (check, refused) = health_check(&inner.health, &url, timeout).await;
             let passed = check.passed();
             let mut state = inner.state.lock().await;
             if let Some(task) = state.tasks.iter_mut().find(|t| t.id.id == task_id) {
                 task.checks.push_back(check);
                 while task.checks.len() > CHECKS_KEPT {
                     task.checks.pop_front();
+                }
+                task.refused = refused;
+                if !passed && !refused {
+                    task.nonstartup_checks += 1;
                 }
                 if let TaskStatus::Running { healthy, .. } = &mut task.status {
                     *healthy = passed;
@@ -417,6 +569,15 @@ async fn health_checks<R: Runtime>(inner: &Arc<Inner<R>>, snapshot: &Snapshot, p
     }
 }
 
+/// `SingularityHealthchecker.getHealthcheckUri`: a leading `/` of the deploy's URI is
+/// dropped and one always put back, so `health` and `/health` check the same path.
+fn health_url(host: &str, port: u16, uri: &str) -> String {
+    format!(
+        "http://{host}:{port}/{}",
+        uri.strip_prefix('/').unwrap_or(uri)
+    )
+}
+
 async fn mark_healthy<R: Runtime>(inner: &Inner<R>, task_id: &str) {
     let mut state = inner.state.lock().await;
     if let Some(task) = state.tasks.iter_mut().find(|t| t.id.id == task_id)
@@ -426,26 +587,37 @@ async fn mark_healthy<R: Runtime>(inner: &Inner<R>, task_id: &str) {
     }
 }
 
-/// `GET url`: the status, or why there is none. The body is never read (a check needs only
-/// the status), redirects are not followed (a 3xx is a failed check, as in Singularity), and
-/// the client's timeout bounds the whole exchange.
-async fn health_check(client: &reqwest::Client, url: &str) -> HealthCheck {
+/// `GET url`: the status, or why there is none, and whether the connection was refused
+/// (Singularity's "startup" check: a `ConnectException`, nothing listening yet). The body is
+/// never read (a check needs only the status), redirects are not followed (a 3xx is a failed
+/// check, as in Singularity), and `timeout` bounds the whole exchange.
+async fn health_check(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+) -> (HealthCheck, bool) {
     let at = now_millis();
-    match client.get(url).send().await {
-        Ok(response) => HealthCheck {
-            at,
-            status: Some(response.status().as_u16()),
-            error: None,
-        },
-        Err(err) => HealthCheck {
-            at,
-            status: None,
-            error: Some(if err.is_timeout() {
-                "timed out".to_string()
-            } else {
-                root_cause(&err)
-            }),
-        },
+    match client.get(url).timeout(timeout).send().await {
+        Ok(response) => (
+            HealthCheck {
+                at,
+                status: Some(response.status().as_u16()),
+                error: None,
+            },
+            false,
+        ),
+        Err(err) => (
+            HealthCheck {
+                at,
+                status: None,
+                error: Some(if err.is_timeout() {
+                    "timed out".to_string()
+                } else {
+                    root_cause(&err)
+                }),
+            },
+            err.is_connect() && !err.is_timeout(),
+        ),
     }
 }
 
@@ -473,24 +645,34 @@ async fn launch<R: Runtime>(
                 break;
             };
             let id = TaskId::new(request_id, deploy_id, instance_no, &settings.task_host);
-            // The environment Mesos's Docker containerizer passes (`docker run -e`).
-            let mut env = vec![("TASK_HOST".to_string(), settings.task_host.clone())];
+            // `SingularityMesosTaskBuilder.prepareEnvironment`: a map, so the deploy's `env`
+            // replaces the task's variables, except the ports, which are put last.
+            let mut env: Vec<(String, String)> = Vec::new();
+            let mut set = |key: String, value: String| match env.iter_mut().find(|(k, _)| *k == key)
+            {
+                Some(entry) => entry.1 = value,
+                None => env.push((key, value)),
+            };
+            set("INSTANCE_NO".into(), instance_no.to_string());
+            set("TASK_HOST".into(), settings.task_host.clone());
+            set("TASK_RACK_ID".into(), id.rack_id.clone());
+            set("AVAILABILITY_ZONE".into(), id.rack_id.clone());
+            set("TASK_REQUEST_ID".into(), request_id.to_string());
+            set("TASK_DEPLOY_ID".into(), deploy_id.to_string());
+            set("TASK_ID".into(), id.id.clone());
+            set(
+                "ESTIMATED_INSTANCE_COUNT".into(),
+                plan.instances.to_string(),
+            );
+            for (key, value) in &plan.env {
+                set(key.clone(), value.clone());
+            }
             for (index, port) in ports.iter().enumerate() {
-                env.push((format!("PORT{index}"), port.to_string()));
+                if index == 0 {
+                    set("PORT".into(), port.to_string());
+                }
+                set(format!("PORT{index}"), port.to_string());
             }
-            if let Some(port) = ports.first() {
-                env.push(("PORT".into(), port.to_string()));
-            }
-            env.extend([
-                ("INSTANCE_NO".to_string(), instance_no.to_string()),
-                ("TASK_REQUEST_ID".to_string(), request_id.to_string()),
-                ("TASK_DEPLOY_ID".to_string(), deploy_id.to_string()),
-                (
-                    "ESTIMATED_INSTANCE_COUNT".to_string(),
-                    plan.instances.to_string(),
-                ),
-            ]);
-            env.extend(plan.env.iter().cloned());
             specs.push(TaskSpec {
                 task_id: id.id.clone(),
                 request_id: request_id.into(),
@@ -505,34 +687,40 @@ async fn launch<R: Runtime>(
                 ports,
                 status: TaskStatus::Starting,
                 checks: Default::default(),
+                refused: false,
+                nonstartup_checks: 0,
             });
         }
         trim(&mut state);
     }
     let ids: Vec<String> = specs.iter().map(|s| s.task_id.clone()).collect();
-    let starts: Vec<_> = specs
-        .into_iter()
-        .map(|spec| {
-            let inner = Arc::clone(inner);
-            tokio::spawn(async move {
-                let started = inner.runtime.start(&spec).await;
-                let status = match started {
-                    Ok(()) => TaskStatus::Running {
-                        since: Instant::now(),
-                        healthy: false,
-                    },
-                    // The runtime's own words, e.g. Docker's for an image it cannot find.
-                    Err(message) => TaskStatus::Failed {
-                        code: None,
-                        message,
-                    },
-                };
-                set_status(&inner, &spec.task_id, status).await;
-            })
-        })
-        .collect();
-    for start in starts {
-        let _ = start.await;
+    // Each start (a pull may take minutes) goes on by itself: the checker keeps looking,
+    // so a cancel or the deploy's time limit is not held back by a slow start.
+    for spec in specs {
+        let inner = Arc::clone(inner);
+        tokio::spawn(async move {
+            let started = inner.runtime.start(&spec).await;
+            let ran = started.is_ok();
+            let status = match started {
+                Ok(()) => TaskStatus::Running {
+                    since: Instant::now(),
+                    healthy: false,
+                },
+                // The runtime's own words, e.g. Docker's for an image it cannot find.
+                Err(message) => TaskStatus::Failed {
+                    code: None,
+                    message,
+                },
+            };
+            let live = set_status(&inner, &spec.task_id, status).await;
+            if ran && !live {
+                // Stopped (deploy ended, platform stopping) while it was starting.
+                inner
+                    .runtime
+                    .stop(&spec.task_id, inner.settings.stop_grace)
+                    .await;
+            }
+        });
     }
     ids
 }
@@ -611,14 +799,14 @@ async fn finish<R: Runtime>(
         let pending = entry.pending.take();
         if succeeded {
             entry.active_deploy = Some(deploy_id.to_string());
-            if let Some(pending) = pending {
-                if let Some(updated) = pending.updated_request {
-                    entry.request = updated;
-                }
-                if pending.unpause_on_success {
-                    entry.state = "ACTIVE";
-                }
+            if let Some(updated) = pending.and_then(|p| p.updated_request) {
+                entry.request = updated;
             }
+        }
+        // `finishDeploy`: a deploy to unpause leaves the request active if it succeeded,
+        // paused again otherwise.
+        if entry.state == "DEPLOYING_TO_UNPAUSE" {
+            entry.state = if succeeded { "ACTIVE" } else { "PAUSED" };
         }
         state
             .tasks
@@ -638,11 +826,12 @@ async fn stop<R: Runtime>(inner: &Arc<Inner<R>>, tasks: Vec<String>) {
         .map(|task_id| {
             let inner = Arc::clone(inner);
             tokio::spawn(async move {
+                // Marked first: a task still starting then stops itself once started.
+                set_status(&inner, &task_id, TaskStatus::Killed).await;
                 inner
                     .runtime
                     .stop(&task_id, inner.settings.stop_grace)
                     .await;
-                set_status(&inner, &task_id, TaskStatus::Killed).await;
             })
         })
         .collect();
@@ -690,7 +879,7 @@ pub(super) async fn restart<R: Runtime>(inner: &Arc<Inner<R>>, request_id: &str,
         else {
             return;
         };
-        Plan::of(&deploy.deploy, &entry.request)
+        Plan::of(&deploy.deploy, &entry.request, &inner.settings)
     };
     launch(inner, request_id, deploy_id, &plan).await;
 }

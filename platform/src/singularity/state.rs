@@ -24,7 +24,7 @@ pub(crate) struct State {
 pub(crate) struct RequestEntry {
     /// The SingularityRequest as saved, `requestType` filled in.
     pub request: Value,
-    /// `ACTIVE` or `PAUSED`.
+    /// `ACTIVE`, `PAUSED`, or `DEPLOYING_TO_UNPAUSE` (a deploy that unpauses it on success).
     pub state: &'static str,
     pub active_deploy: Option<String>,
     pub pending: Option<Pending>,
@@ -38,11 +38,13 @@ pub(crate) struct Pending {
     /// `WAITING` or `CANCELING`.
     pub state: &'static str,
     pub target_instances: usize,
+    /// 0 until every instance is healthy (`markStepLaunchFinished`), then their number.
     pub active_instances: usize,
+    /// Set with `active_instances`; the deploy succeeds at the check after.
+    pub step_launch_complete: bool,
     /// When the deploy started (epoch millis): the deploy progress's timestamp.
     pub timestamp: u64,
     pub updated_request: Option<Value>,
-    pub unpause_on_success: bool,
     /// Set by `DELETE /api/deploys/deploy/{id}/request/{id}`: when the cancel was asked.
     pub cancel_requested: Option<u64>,
 }
@@ -126,6 +128,10 @@ pub(crate) struct TaskEntry {
     pub status: TaskStatus,
     /// The newest health checks, oldest first.
     pub checks: VecDeque<HealthCheck>,
+    /// Whether its last check's connection was refused (Singularity's start-up check).
+    pub refused: bool,
+    /// How many of its checks failed otherwise (an HTTP error, a timeout).
+    pub nonstartup_checks: u64,
 }
 
 /// A task's life as Mesos reports it.
@@ -187,11 +193,11 @@ pub(crate) fn now_millis() -> u64 {
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-/// A duration as Singularity prints one in messages (`DurationFormatUtils`, `mm:ss.S`):
-/// minutes, seconds, milliseconds, e.g. `00:45.12`.
+/// A duration as Singularity prints one in messages (`JavaUtils.durationFromMillis`:
+/// `DurationFormatUtils`, `mm:ss.SSS`): minutes, seconds, milliseconds, e.g. `00:45.012`.
 pub(crate) fn duration_text(millis: u128) -> String {
     let (minutes, rest) = (millis / 60_000, millis % 60_000);
-    format!("{minutes:02}:{:02}.{}", rest / 1000, rest % 1000)
+    format!("{minutes:02}:{:02}.{:03}", rest / 1000, rest % 1000)
 }
 
 impl Marker {
@@ -282,7 +288,7 @@ impl RequestEntry {
             "deployProgress": {
                 "targetActiveInstances": pending.target_instances,
                 "currentActiveInstances": pending.active_instances,
-                "stepLaunchComplete": false,
+                "stepLaunchComplete": pending.step_launch_complete,
                 "failedDeployTasks": [],
                 "timestamp": pending.timestamp,
                 "lbUpdates": {},
@@ -308,12 +314,13 @@ impl RequestEntry {
         format!(
             "SingularityPendingDeploy{{deployMarker={marker}, currentDeployState={}, \
              deployProgress=SingularityDeployProgress{{targetActiveInstances={}, \
-             currentActiveInstances={}, stepLaunchComplete=false, stepAcceptanceResults={{}}, \
+             currentActiveInstances={}, stepLaunchComplete={}, stepAcceptanceResults={{}}, \
              acceptanceResultMessageHistory=[], failedDeployTasks=[], timestamp={}, lbUpdates={{}}, \
              pendingLbUpdate=Optional.empty, canary=false}}, updatedRequest={}}}",
             pending.state,
             pending.target_instances,
             pending.active_instances,
+            pending.step_launch_complete,
             pending.timestamp,
             if pending.updated_request.is_some() {
                 "Optional[SingularityRequest{…}]"
@@ -339,7 +346,10 @@ impl RequestEntry {
             }
             parent["pendingDeployState"] = self.pending_json(pending);
         }
-        parent["requestDeployState"] = deploy_state;
+        // `SingularityRequestDeployState` is saved with the first deploy: absent before.
+        if !self.deploys.is_empty() {
+            parent["requestDeployState"] = deploy_state;
+        }
         parent
     }
 
