@@ -65,7 +65,7 @@ async fn hello() -> &'static str {
 }
 
 /// Answers `GET /health` (and `HEAD`). After starting the task, Singularity calls this on
-/// PORT0 until it answers 2xx; a deploy whose tasks never answer ends OVERDUE.
+/// PORT0 until it answers 2xx; a deploy whose tasks never answer fails.
 async fn health() -> &'static str {
     "I've started up successfully!\n"
 }

@@ -1,4 +1,5 @@
-//! Step 04 has no `/health` yet: a Singularity deploy of it goes OVERDUE (step 06).
+//! Step 04 has no `/health` yet: a Singularity deploy of it fails (step 06): FAILED
+//! today, OVERDUE in the workshop's Singularity of 2016.
 
 use super::*;
 
