@@ -262,7 +262,7 @@ for step in "${steps[@]}"; do
         start --net=host --add-host discovery-test.invalid:127.0.0.1 -e OT_ENV=pp-sf \
             -e DISCOVERY_HOST=discovery-test.invalid:9 -e DISCOVERY_HEARTBEAT_MS=200 \
             -e TASK_HOST=127.0.0.1 -e PORT0="$port" "$image"
-        refused='Discovery error: error sending request for url (http://discovery-test.invalid:9/watch)'
+        refused='Discovery error: http://discovery-test.invalid:9/watch: '
         if wait_for_output "$id" "$refused" && "$DOCKER" logs "$id" 2>&1 | grep -qF 'Connection refused'; then
             pass "$step: OT_ENV=pp-sf: the discovery host resolves, its closed port is reported"
             expect_get "$step: while discovery is down" "http://127.0.0.1:$port/health" "started"
