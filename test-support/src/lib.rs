@@ -2,9 +2,9 @@
 //! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
 //! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
-//! discovery ([`discovery`]); servers that misbehave on purpose ([`misbehaving`] for
-//! Singularity's clients, [`misbehaving_discovery`] for step 09's); a CPU quota to run a step
-//! under ([`cpu_quota`]); and the fixtures to run `otpl-deploy` ([`singularity`]).
+//! discovery ([`discovery`]); servers that misbehave on purpose, for Singularity's clients
+//! and step 09's ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); and
+//! the fixtures to run `otpl-deploy` ([`singularity`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
@@ -14,7 +14,6 @@ pub mod cpu_quota;
 pub mod discovery;
 pub mod http;
 pub mod misbehaving;
-pub mod misbehaving_discovery;
 pub mod singularity;
 pub mod stand_in;
 

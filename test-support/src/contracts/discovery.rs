@@ -12,7 +12,7 @@ use crate::{
     app::START_DEADLINE,
     cpu_quota::{CpuQuota, Throttling},
     discovery::{Answer, Discovery, seed_listing, watch_listing},
-    misbehaving_discovery::{Misbehaving, Misbehaviour},
+    misbehaving::{Misbehaving, Misbehaviour},
     stand_in::{Recorded, StandIn, free_address},
 };
 
@@ -467,7 +467,7 @@ fn expect_listing_refused(bin: &str, seed: Misbehaviour) {
 }
 
 pub fn endless_listing_is_cut_short(bin: &str) {
-    expect_listing_refused(bin, Misbehaviour::EndlessBody);
+    expect_listing_refused(bin, Misbehaviour::EndlessListing);
 }
 
 pub fn huge_listing_is_refused(bin: &str) {
@@ -476,7 +476,7 @@ pub fn huge_listing_is_refused(bin: &str) {
     let mut servers = vec!["http://127.0.0.1:9".to_string(); 8 * 1024 * 1024 / 150];
     servers.push(discovery.server.url());
     let listing = watch_listing(&servers, "http://127.0.0.1:9");
-    expect_listing_refused(bin, Misbehaviour::Json(listing.into()));
+    expect_listing_refused(bin, Misbehaviour::Answer(200, "application/json", listing));
     let announced = discovery.server.requests();
     assert!(announced.is_empty(), "announced from a refused listing");
 }
