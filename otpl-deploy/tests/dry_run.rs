@@ -199,9 +199,16 @@ fn the_dry_run_shown_in_the_docs_is_what_it_prints() {
         .and_then(|(_, rest)| rest.split_once("```"))
         .map(|(output, _)| output)
         .unwrap_or_else(|| panic!("{page} shows no `{}`", command_line.trim()));
-    let assert = command(step_bin!(), repository(), &[], &["--dry-run", "pp-sf", "7"])
-        .assert()
-        .code(0);
+    // As on a learner's machine, where USER is set (the page's user is alice).
+    let env = [("USER", "alice")];
+    let assert = command(
+        step_bin!(),
+        repository(),
+        &env,
+        &["--dry-run", "pp-sf", "7"],
+    )
+    .assert()
+    .code(0);
     let output = assert.get_output();
     let printed = String::from_utf8_lossy(&output.stderr) + String::from_utf8_lossy(&output.stdout);
     // The deploy id ends in a random suffix: compare everything but that.
