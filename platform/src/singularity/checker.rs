@@ -174,11 +174,7 @@ pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, de
             .as_ref()
             .and_then(|p| p.updated_request.as_ref())
             .unwrap_or(&entry.request);
-        let Some(deploy) = entry
-            .deploys
-            .iter()
-            .find(|d| d.marker.deploy_id == deploy_id)
-        else {
+        let Some(deploy) = entry.deploy(&deploy_id) else {
             return;
         };
         Plan::of(&deploy.deploy, request, &inner.settings)
@@ -872,11 +868,7 @@ pub(super) async fn restart<R: Runtime>(inner: &Arc<Inner<R>>, request_id: &str,
         let Some(entry) = state.requests.get(request_id) else {
             return;
         };
-        let Some(deploy) = entry
-            .deploys
-            .iter()
-            .find(|d| d.marker.deploy_id == deploy_id)
-        else {
+        let Some(deploy) = entry.deploy(deploy_id) else {
             return;
         };
         Plan::of(&deploy.deploy, &entry.request, &inner.settings)

@@ -264,7 +264,7 @@ impl Failure {
 }
 
 impl RequestEntry {
-    fn deploy(&self, deploy_id: &str) -> Option<&DeployEntry> {
+    pub fn deploy(&self, deploy_id: &str) -> Option<&DeployEntry> {
         self.deploys
             .iter()
             .find(|d| d.marker.deploy_id == deploy_id)
