@@ -7,12 +7,15 @@
 
 use std::{
     collections::HashMap,
-    process::Stdio,
+    process::{ExitStatus, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
 
-use tokio::process::Command;
+use tokio::{
+    io::{self, AsyncRead, AsyncReadExt},
+    process::Command,
+};
 
 use super::{Runtime, TaskSpec, TaskStatus};
 
@@ -27,6 +30,10 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// `docker stop` waits for the grace period, then for the kill: this much on top of it.
 const STOP_MARGIN: Duration = Duration::from_secs(30);
+/// The most kept of what one `docker` call prints, per stream. Ample for an id, an inspect
+/// line or 20 log lines; a task that prints one endless line must not fill the platform's
+/// memory through `docker logs` (the rest is read and dropped).
+const OUTPUT_LIMIT: u64 = 256 * 1024;
 
 /// The Docker engine, as the `docker` command reaches it. Clones share their tasks.
 #[derive(Clone, Debug)]
@@ -142,6 +149,20 @@ impl Docker {
 
     /// Runs `docker ARGS` within `timeout`: its stdout on success, else its message.
     async fn call(&self, args: &[&str], timeout: Duration) -> Result<String, String> {
+        let output = self.output(args, timeout).await?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(
+                message(&String::from_utf8_lossy(&output.stderr)).unwrap_or_else(|| {
+                    format!("`{} {}` {}", self.program, args.join(" "), output.status)
+                }),
+            )
+        }
+    }
+
+    /// Runs `docker ARGS` within `timeout`, keeping at most [`OUTPUT_LIMIT`] of each stream.
+    async fn output(&self, args: &[&str], timeout: Duration) -> Result<Output, String> {
         let mut command = Command::new(&self.program);
         command
             .args(args)
@@ -153,26 +174,30 @@ impl Docker {
             .stderr(Stdio::piped())
             // A call that times out is killed, not left behind.
             .kill_on_drop(true);
-        let output = match tokio::time::timeout(timeout, command.output()).await {
-            Ok(Ok(output)) => output,
-            Ok(Err(error)) => return Err(format!("{}: {error}", self.program)),
-            Err(_) => {
-                return Err(format!(
-                    "`{} {}` did not finish within {} s",
-                    self.program,
-                    args.first().unwrap_or(&""),
-                    timeout.as_secs()
-                ));
-            }
+        let mut child = command
+            .spawn()
+            .map_err(|error| format!("{}: {error}", self.program))?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(format!("{}: no output to read", self.program));
         };
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        } else {
-            Err(
-                message(&String::from_utf8_lossy(&output.stderr)).unwrap_or_else(|| {
-                    format!("`{} {}` {}", self.program, args.join(" "), output.status)
-                }),
-            )
+        let run = async {
+            let (stdout, stderr) = tokio::join!(bounded(stdout), bounded(stderr));
+            let status = child.wait().await?;
+            io::Result::Ok(Output {
+                status,
+                stdout: stdout?,
+                stderr: stderr?,
+            })
+        };
+        match tokio::time::timeout(timeout, run).await {
+            Ok(Ok(output)) => Ok(output),
+            Ok(Err(error)) => Err(format!("{}: {error}", self.program)),
+            Err(_) => Err(format!(
+                "`{} {}` did not finish within {} s",
+                self.program,
+                args.first().unwrap_or(&""),
+                timeout.as_secs()
+            )),
         }
     }
 }
@@ -232,15 +257,8 @@ impl Runtime for Docker {
         };
         let tail = lines.to_string();
         // stdout and stderr arrive on two pipes: their timestamps put them back in order.
-        let mut command = Command::new(&self.program);
-        command
-            .args(["logs", "--timestamps", "--tail", &tail, &id])
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let Ok(Ok(output)) = tokio::time::timeout(CALL_TIMEOUT, command.output()).await else {
+        let args = ["logs", "--timestamps", "--tail", &tail, &id];
+        let Ok(output) = self.output(&args, CALL_TIMEOUT).await else {
             return Vec::new();
         };
         if !output.status.success() {
@@ -250,6 +268,25 @@ impl Runtime for Docker {
         let stderr = String::from_utf8_lossy(&output.stderr);
         merge_by_timestamp(&stdout, &stderr, lines)
     }
+}
+
+/// What a `docker` call printed (each stream cut at [`OUTPUT_LIMIT`]) and how it ended.
+struct Output {
+    status: ExitStatus,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+/// The first [`OUTPUT_LIMIT`] bytes of `stream`; the rest is read to its end and dropped, so
+/// that `docker` never blocks on a full pipe.
+async fn bounded(mut stream: impl AsyncRead + Unpin) -> io::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    (&mut stream)
+        .take(OUTPUT_LIMIT)
+        .read_to_end(&mut kept)
+        .await?;
+    io::copy(&mut stream, &mut io::sink()).await?;
+    Ok(kept)
 }
 
 /// The useful part of what `docker` printed on failure, on one line: Docker's own message,
@@ -288,6 +325,22 @@ fn merge_by_timestamp(stdout: &str, stderr: &str, lines: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_call_keeps_at_most_the_limit_of_what_docker_prints() {
+        // `sh` stands in for `docker`: one line of 1 MiB, as from a task that never prints a
+        // newline, and a short one on stderr.
+        let docker = Docker {
+            program: "sh".into(),
+            owner: String::new(),
+            containers: Arc::default(),
+        };
+        let script = "head -c 1048576 /dev/zero | tr '\\0' x; echo err >&2";
+        let output = docker.output(&["-c", script], CALL_TIMEOUT).await.unwrap();
+        assert!(output.status.success());
+        assert_eq!(output.stdout.len() as u64, OUTPUT_LIMIT);
+        assert_eq!(output.stderr, b"err\n");
+    }
 
     #[test]
     fn logs_of_both_streams_come_back_in_order() {
