@@ -15,6 +15,7 @@ use std::{
 use clap::Parser;
 use serde_json::{Value, json};
 
+mod base_url;
 mod config;
 mod deploy;
 mod singularity;
@@ -105,8 +106,15 @@ fn run(cli: &Cli) -> Result<(), Error> {
         if token.is_some() {
             eprintln!("note: SINGULARITY_TOKEN is set: sent as a bearer token (not shown)");
         }
-        let base = env::var("SINGULARITY_URL").unwrap_or_else(|_| "$SINGULARITY_URL".into());
-        let base = base.trim_end_matches('/');
+        // The URL as it would be used, its credentials hidden; a placeholder when unset.
+        let base = match env::var("SINGULARITY_URL") {
+            Ok(url) if !url.is_empty() => {
+                let base = base_url::parse(&url).map_err(Error::Config)?;
+                warn_if_plain_http(&base, token.is_some());
+                base.shown
+            }
+            _ => "$SINGULARITY_URL".into(),
+        };
         println!("POST {base}/api/requests\n{}", pretty(&config.request));
         println!("POST {base}/api/deploys\n{}", pretty(&deploy_request));
         return Ok(());
@@ -117,7 +125,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
         )));
     }
 
-    let singularity = Singularity::new(&base_url()?, token.as_deref(), deadline)?;
+    let base = base_url()?;
+    warn_if_plain_http(&base, token.is_some());
+    let singularity = Singularity::new(base, token.as_deref(), deadline)?;
     singularity.save_request(&config.request, &config.request_id)?;
     singularity.start_deploy(&deploy_request, &deploy_id, &image)?;
     let result = singularity.follow(&config.request_id, &deploy_id, cli.poll)?;
@@ -133,8 +143,8 @@ fn message(tag: &str, user: Option<&str>) -> String {
     }
 }
 
-/// Singularity's base URL, from `SINGULARITY_URL`, without a trailing slash.
-fn base_url() -> Result<String, Error> {
+/// Singularity's base URL, from `SINGULARITY_URL`.
+fn base_url() -> Result<base_url::BaseUrl, Error> {
     let url = env::var("SINGULARITY_URL").unwrap_or_default();
     if url.is_empty() {
         return Err(Error::Config(
@@ -143,12 +153,24 @@ fn base_url() -> Result<String, Error> {
                 .into(),
         ));
     }
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(Error::Config(format!(
-            "SINGULARITY_URL is not an https:// or http:// URL: {url:?}"
-        )));
+    base_url::parse(&url).map_err(Error::Config)
+}
+
+/// One line on stderr when a secret (the token, or credentials in the URL) goes over plain
+/// http to another machine, where anyone on the way can read it. Plain http to this machine
+/// (the practice platform) is fine.
+fn warn_if_plain_http(base: &base_url::BaseUrl, token: bool) {
+    let secret = match (token, base.has_credentials) {
+        (true, _) => "SINGULARITY_TOKEN",
+        (false, true) => "the credentials in SINGULARITY_URL",
+        (false, false) => return,
+    };
+    if let Some(host) = &base.plain_http_host {
+        eprintln!(
+            "warning: {secret} is sent to {host} over plain http, readable on the way: \
+             use an https:// SINGULARITY_URL"
+        );
     }
-    Ok(url.trim_end_matches('/').to_string())
 }
 
 /// A duration in seconds on the command line: positive, fractions allowed (e.g. `0.5`).

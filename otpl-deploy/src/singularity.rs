@@ -17,7 +17,7 @@ use ureq::{
     tls::{RootCerts, TlsConfig},
 };
 
-use crate::Error;
+use crate::{Error, base_url::BaseUrl};
 
 /// The longest any one call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +46,7 @@ pub struct DeployFailure {
 }
 
 pub struct Singularity {
-    base: String,
+    base: BaseUrl,
     agent: Agent,
     /// `Bearer …` from `SINGULARITY_TOKEN`, marked sensitive: never shown.
     token: Option<HeaderValue>,
@@ -66,7 +66,11 @@ struct Answer {
 impl Singularity {
     /// A client for the API at `base` (e.g. `https://singularity.example.com/singularity`),
     /// sending `token` as a bearer token when there is one.
-    pub fn new(base: &str, token: Option<&str>, deadline: Instant) -> Result<Singularity, Error> {
+    pub fn new(
+        base: BaseUrl,
+        token: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Singularity, Error> {
         // Singularity is inside the datacentre: a proxy set for the outside world must not
         // be used to reach it. A redirect is never followed: a 302 to a POST would be
         // followed as a GET without a body, and its 200 taken for the POST's. Every status
@@ -99,7 +103,7 @@ impl Singularity {
             None => None,
         };
         Ok(Singularity {
-            base: base.to_string(),
+            base,
             agent,
             token,
             deadline,
@@ -183,8 +187,9 @@ impl Singularity {
     /// One call, bounded by [`CALL_TIMEOUT`] and by the deadline, its body by [`BODY_LIMIT`].
     /// Fails when there is no answer; any status is returned.
     fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Answer, Error> {
-        let url = format!("{}{path}", self.base);
-        let call = format!("{method} {url}");
+        let url = format!("{}{path}", self.base.url);
+        // What messages show: never the URL's credentials.
+        let call = format!("{method} {}{path}", self.base.shown);
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(Error::Deploy(format!(

@@ -36,6 +36,18 @@ fn dry_run(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> (Value, Value) {
     (calls[0].1.clone(), calls[1].1.clone())
 }
 
+/// What `otpl-deploy --dry-run pp-sf 42` in `tree` prints, stdout then stderr; it must exit 0.
+fn dry_run_output(tree: &ConfigTree, env: &[(&str, &str)]) -> (String, String) {
+    let assert = command(step_bin!(), tree.path(), env, &["--dry-run", "pp-sf", "42"])
+        .assert()
+        .code(0);
+    let output = assert.get_output();
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn prints_both_bodies_and_sends_nothing() {
     let server = recorder();
@@ -73,17 +85,8 @@ fn prints_both_bodies_and_sends_nothing() {
 #[test]
 fn the_token_is_never_printed() {
     let tree = ConfigTree::workshop();
-    let env = [("SINGULARITY_TOKEN", "s3cret-token")];
-    let assert = command(
-        step_bin!(),
-        tree.path(),
-        &env,
-        &["--dry-run", "pp-sf", "42"],
-    )
-    .assert()
-    .code(0);
-    let output = assert.get_output();
-    let printed = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    let (stdout, stderr) = dry_run_output(&tree, &[("SINGULARITY_TOKEN", "s3cret-token")]);
+    let printed = stdout + &stderr;
     assert!(!printed.contains("s3cret"), "{printed}");
     mentions(&printed, &["SINGULARITY_TOKEN is set"]);
 }
@@ -224,4 +227,66 @@ fn the_dry_run_shown_in_the_docs_is_what_it_prints() {
         id(&printed),
         "{page} no longer shows what `otpl-deploy --dry-run pp-sf 7` prints: paste its output there"
     );
+}
+
+#[test]
+fn credentials_in_the_url_are_never_printed() {
+    let tree = ConfigTree::workshop();
+    let env = [(
+        "SINGULARITY_URL",
+        "https://alice:s3cret@singularity.example.com/singularity",
+    )];
+    let (stdout, stderr) = dry_run_output(&tree, &env);
+    let urls: Vec<String> = dry_run_calls(&stdout)
+        .into_iter()
+        .map(|(url, _)| url)
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://***@singularity.example.com/singularity/api/requests",
+            "https://***@singularity.example.com/singularity/api/deploys"
+        ]
+    );
+    assert!(
+        !stdout.contains("s3cret") && stderr.is_empty(),
+        "{stdout}{stderr}"
+    );
+}
+
+#[test]
+fn a_secret_sent_over_plain_http_to_another_machine_is_warned_about() {
+    let tree = ConfigTree::workshop();
+    // What a dry run prints on stderr for this URL, with or without a token.
+    let stderr = |url: &str, token: bool| {
+        let mut env = vec![("SINGULARITY_URL", url)];
+        if token {
+            env.push(("SINGULARITY_TOKEN", "s3cret-token"));
+        }
+        let (_, stderr) = dry_run_output(&tree, &env);
+        assert!(!stderr.contains("s3cret"), "{stderr}");
+        stderr
+            .lines()
+            .filter(|line| line.starts_with("warning:"))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let remote = "http://singularity.example.com/singularity";
+    let warned = stderr(remote, true);
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    mentions(
+        &warned[0],
+        &["SINGULARITY_TOKEN", "singularity.example.com", "https://"],
+    );
+    let warned = stderr("http://alice:s3cret@singularity.example.com", false);
+    mentions(&warned.concat(), &["credentials in SINGULARITY_URL"]);
+    // Nothing secret to send, https, or this machine: nothing to warn about.
+    assert_eq!(stderr(remote, false), Vec::<String>::new());
+    for url in [
+        "https://singularity.example.com/singularity",
+        "http://localhost:7099/singularity",
+        "http://127.0.0.1:7099/singularity",
+    ] {
+        assert_eq!(stderr(url, true), Vec::<String>::new(), "{url}");
+    }
 }

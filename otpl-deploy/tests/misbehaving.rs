@@ -178,3 +178,31 @@ fn the_token_is_sent_as_a_bearer_and_never_printed() {
         Some("Bearer s3cret-token")
     );
 }
+
+#[test]
+fn credentials_in_the_url_are_sent_and_never_printed() {
+    let server = Misbehaving::start(Misbehaviour::Answer(
+        401,
+        "text/plain",
+        "Unauthorized".into(),
+    ));
+    let tree = ConfigTree::workshop();
+    let shown = format!("{}/singularity", server.url()).replace("http://", "http://***@");
+    let url = shown.replace("***", "alice:s3cret");
+    let line = fails(
+        command(
+            step_bin!(),
+            tree.path(),
+            &[("SINGULARITY_URL", &url)],
+            &["pp-sf", "7"],
+        ),
+        1,
+    );
+    assert!(!line.contains("s3cret"), "{line}");
+    mentions(&line, &[&format!("POST {shown}/api/requests answered 401")]);
+    // As HTTP Basic authentication: "alice:s3cret" in base64.
+    assert_eq!(
+        server.received()[0].header("authorization"),
+        Some("Basic YWxpY2U6czNjcmV0")
+    );
+}
