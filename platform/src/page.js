@@ -16,7 +16,19 @@ function table(heads, rows, empty) {
 }
 const time = ms => ms ? new Date(ms).toLocaleTimeString() : "";
 const badge = s => el("span", {class: "state " + s}, s);
-const link = address => el("a", {href: "http://" + address + "/"}, address);
+// A link to `uri`, showing `text`, if `uri` is an http or https URI; else `text` alone. Anyone
+// can announce a service, and a `javascript:` URI made a link would run script when clicked.
+function webLink(uri, text) {
+  let url;
+  try {
+    url = new URL(uri);
+  } catch {
+    return text;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return text;
+  return el("a", {href: url.href, rel: "noopener noreferrer"}, text);
+}
+const link = address => webLink("http://" + address + "/", address);
 
 function render(data) {
   const s = data.singularity, d = data.discovery;
@@ -49,7 +61,7 @@ function render(data) {
     "No task yet."));
 
   put("announcements", table(["service type", "service URI", "environment", "announced", "expires in"],
-    d.announcements.map(a => [a.serviceType, el("a", {href: a.serviceUri}, a.serviceUri), a.environment,
+    d.announcements.map(a => [a.serviceType, webLink(a.serviceUri, a.serviceUri), a.environment,
       a.announceTime, a.expiresIn + " s"]),
     "Nothing announced: step 09 announces when OT_ENV is set (config/local sets it)."));
   put("events", table(["time", "event", "service", "URI"],
