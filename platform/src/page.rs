@@ -28,7 +28,7 @@ use crate::{
 pub const STATE_PATH: &str = "/platform/state";
 
 /// Everything the platform serves on its API port: Singularity's API under `/singularity`,
-/// the page at `/` and its snapshot at [`STATE_PATH`].
+/// the page at `/` (with `/page.js` and `/page.css`) and its snapshot at [`STATE_PATH`].
 pub fn router<R: Runtime>(singularity: Singularity<R>, discovery: Discovery) -> Router {
     Router::new()
         .route(

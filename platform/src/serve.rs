@@ -3,8 +3,8 @@
 //!
 //! - [`HEAD_TIMEOUT`]: a connection may wait that long for a request head, whether it is new,
 //!   idle between two requests (keep-alive) or half-sent; then it is closed.
-//! - [`REQUEST_TIMEOUT`]: a request may take that long, body and answer included; then it is
-//!   answered 408 and its connection closed.
+//! - [`REQUEST_TIMEOUT`]: a request may take that long from its head until its answer is
+//!   ready (reading its body included); then it is answered 408 and its connection closed.
 //! - [`MAX_CONNECTIONS`]: the connections a listener keeps open. A new one past that closes
 //!   the oldest connection that is not serving a request (or, if every one is, the oldest),
 //!   so a client holding many idle or half-sent connections cannot lock the learner out:
@@ -46,7 +46,7 @@ use crate::guard;
 /// does, and a request never meets a connection being closed. The page polls every second.
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// How long one request may take, from its head to the end of its answer. The longest ones
+/// How long one request may take, from its head until its answer is ready. The longest ones
 /// the platform serves: discovery's `/watch?since=N`, which waits up to 30 s, and a pause,
 /// which stops the request's tasks (5 s of grace, then Docker's own time). 60 s is twice the
 /// first, and still ends a body sent one byte at a time within a minute.
@@ -57,6 +57,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// listeners at the cap hold 256 descriptors, a quarter of the usual limit of 1024 open
 /// files, leaving the rest to `docker` calls and health checks.
 pub const MAX_CONNECTIONS: usize = 128;
+
+/// The most a connection buffers of what it reads, and so the largest request head (a larger
+/// one is answered 431). Real heads are well under 8 KiB; hyper's default, ~400 KB, times the
+/// connections held, would be 100 MB of half-sent heads.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// After an EMFILE with no connection of ours to close: the descriptors are held elsewhere
 /// (docker calls, health checks) and come back soon.
@@ -188,6 +193,7 @@ impl Connections {
                 http1::Builder::new()
                     .timer(TokioTimer::new())
                     .header_read_timeout(HEAD_TIMEOUT)
+                    .max_buf_size(READ_BUFFER)
                     .serve_connection(TokioIo::new(stream), service)
             );
             tokio::select! {
