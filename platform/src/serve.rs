@@ -298,7 +298,119 @@ fn too_slow() -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    /// Serves a router (`/` answers at once, `/never` never does) on a free port.
+    async fn start() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let port = listener.local_addr().expect("bound").port();
+        let router = Router::new()
+            .route("/", get(|| async { "hi" }))
+            .route("/never", get(std::future::pending::<()>));
+        tokio::spawn(serve(listener, router, std::future::pending()));
+        port
+    }
+
+    async fn connect(port: u16, sent: &str) -> TcpStream {
+        let mut stream = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connected");
+        stream.write_all(sent.as_bytes()).await.expect("sent");
+        stream
+    }
+
+    /// Everything the server sends until it closes the connection, and when it closed it;
+    /// fails if it is still open after `within`.
+    async fn until_closed(
+        stream: &mut TcpStream,
+        within: Duration,
+    ) -> (String, tokio::time::Instant) {
+        let mut answer = Vec::new();
+        let read = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+        assert!(read.is_ok(), "still open after {within:?}");
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            tokio::time::Instant::now(),
+        )
+    }
+
+    /// Checks that the server closes `stream`, with nothing more to say, one
+    /// [`HEAD_TIMEOUT`] after `since`.
+    async fn closed_after_head_timeout(stream: &mut TcpStream, since: tokio::time::Instant) {
+        let (rest, closed) = until_closed(stream, LONG).await;
+        assert_eq!(rest, "");
+        let waited = closed - since;
+        let expected = HEAD_TIMEOUT..HEAD_TIMEOUT + Duration::from_secs(1);
+        assert!(expected.contains(&waited), "closed after {waited:?}");
+    }
+
+    /// Reads the beginning of an answer, which must be a 200.
+    async fn answered_200(stream: &mut TcpStream) {
+        let mut answer = [0; 1024];
+        let read = stream.read(&mut answer).await.expect("an answer");
+        assert!(answer[..read].starts_with(b"HTTP/1.1 200"));
+    }
+
+    /// Long enough for any bound (on the paused clock, waiting costs nothing).
+    const LONG: Duration = Duration::from_secs(600);
+
+    fn get_head(port: u16, path: &str) -> String {
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_half_sent_head_is_closed_after_the_head_timeout() {
+        let port = start().await;
+        let started = tokio::time::Instant::now();
+        let mut stream = connect(
+            port,
+            &format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"),
+        )
+        .await;
+        closed_after_head_timeout(&mut stream, started).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_kept_alive_connection_is_closed_after_the_head_timeout() {
+        let port = start().await;
+        let mut stream = connect(port, &get_head(port, "/")).await;
+        answered_200(&mut stream).await;
+        closed_after_head_timeout(&mut stream, tokio::time::Instant::now()).await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_that_takes_too_long_is_answered_408() {
+        let port = start().await;
+        let started = tokio::time::Instant::now();
+        let mut stream = connect(port, &get_head(port, "/never")).await;
+        let (answer, closed) = until_closed(&mut stream, LONG).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.ends_with("the request took longer than 60 s: it was stopped\n"));
+        assert!(closed - started >= REQUEST_TIMEOUT);
+    }
+
+    #[tokio::test]
+    async fn past_the_cap_the_oldest_idle_connection_makes_room() {
+        let port = start().await;
+        // The oldest is busy (its answer never comes): the next oldest makes room.
+        let mut busy = connect(port, &get_head(port, "/never")).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut idle = connect(port, "").await;
+        let mut held = Vec::new();
+        for _ in 2..MAX_CONNECTIONS {
+            held.push(connect(port, "").await);
+        }
+        let mut newest = connect(port, &get_head(port, "/")).await;
+        answered_200(&mut newest).await;
+        let (nothing, _) = until_closed(&mut idle, Duration::from_secs(5)).await;
+        assert_eq!(nothing, "");
+        let mut byte = [0; 1];
+        let still_open = tokio::time::timeout(Duration::from_millis(200), busy.read(&mut byte));
+        assert!(still_open.await.is_err(), "the busy connection was closed");
+    }
 
     #[test]
     fn the_oldest_idle_connection_makes_room_first() {
