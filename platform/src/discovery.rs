@@ -5,6 +5,7 @@
 //!   then answers the full list, or 204 if nothing changed.
 //! - `POST /announcement`: 201 with the announcement echoed back plus its lease
 //!   (`staticAnnouncement`, `announceTime`). Posting the same `announcementId` again renews it.
+//!   415 unless the body is sent as `Content-Type: application/json`.
 //! - `DELETE /announcement/{id}`: 200 and the record is gone; 404 for an id not listed.
 //!
 //! An announcement that is not renewed within [`DEFAULT_TTL`] expires.
@@ -19,13 +20,15 @@ use axum::{
     Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Path, State},
-    http::{StatusCode, Uri, header},
+    http::{HeaderMap, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
+
+use crate::guard;
 
 /// How long an announcement lives without a heartbeat. Step 09 (like OpenTable's clients)
 /// renews every 10 s: 25 s is two heartbeats and 5 s of slack for a slow one, so one lost
@@ -258,7 +261,15 @@ async fn watch_all(State(discovery): State<Discovery>, uri: Uri) -> Response {
     json_response(StatusCode::OK, &discovery.full_update())
 }
 
-async fn announce(State(discovery): State<Discovery>, body: Bytes) -> Response {
+async fn announce(State(discovery): State<Discovery>, headers: HeaderMap, body: Bytes) -> Response {
+    // As any JSON API: a page on another site can POST `text/plain` without asking first.
+    if !guard::is_json(&headers) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "an announcement must be sent as Content-Type: application/json\n",
+        )
+            .into_response();
+    }
     let mut announcement = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(fields)) => fields,
         Ok(_) => return bad_request("the announcement must be a JSON object".into()),

@@ -7,8 +7,12 @@
 //! - [`runtime`]: what runs a task: Docker on a laptop, simulated tasks in tests.
 //! - [`discovery`]: OpenTable's discovery server (announce, heartbeat, expiry, `/watch`).
 //! - [`page`]: the page a learner keeps open in a browser.
+//! - [`guard`] and [`serve`]: who gets in (the learner's own browser and tools), and how long
+//!   and how many connections each listener keeps.
 
 pub mod discovery;
+pub mod guard;
 pub mod page;
 pub mod runtime;
+pub mod serve;
 pub mod singularity;

@@ -133,15 +133,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     println!("Stop with Ctrl+C: every container started here is stopped and removed.");
 
     let (done, _) = tokio::sync::watch::channel(());
+    // Every listener through one function: the guard (Host, Origin) and the connection bounds.
     let serve = |listener: TcpListener, router: axum::Router| {
         let mut done = done.subscribe();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = done.changed().await;
-                })
-                .await
-        })
+        tokio::spawn(platform::serve::serve(listener, router, async move {
+            let _ = done.changed().await;
+        }))
     };
     let api_server = serve(api, app);
     let discovery_server = serve(discovery_listener, discovery.router());

@@ -37,7 +37,7 @@ pub fn head(url: &str) -> Result<Response, String> {
 
 /// A client with a deadline on every request, that ignores proxy settings: tests talk to
 /// processes on this machine only.
-fn client() -> reqwest::blocking::Client {
+pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .no_proxy()
         .timeout(REQUEST_DEADLINE)

@@ -3,15 +3,18 @@
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
 //! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
 //! discovery ([`discovery`]); servers that misbehave on purpose, for Singularity's clients
-//! and step 09's ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); and
-//! the fixtures to run `otpl-deploy` ([`singularity`]).
+//! and step 09's ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); the
+//! fixtures to run `otpl-deploy` ([`singularity`]); a `docker` command that needs no engine
+//! ([`docker_stand_in`]); and a headless browser to click in ([`browser`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
 pub mod app;
+pub mod browser;
 pub mod contracts;
 pub mod cpu_quota;
 pub mod discovery;
+pub mod docker_stand_in;
 pub mod http;
 pub mod misbehaving;
 pub mod singularity;

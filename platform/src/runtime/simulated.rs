@@ -313,13 +313,11 @@ impl LocalSingularity {
         let address = listener.local_addr().expect("a bound address");
         let (stop, mut stopped) = watch::channel(false);
         let app = singularity.router();
-        runtime.spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await;
-        });
+        // Served as the platform serves it (its guard, its bounds): the clients tested
+        // against it, such as otpl-deploy, are the ones a learner runs against the platform.
+        runtime.spawn(crate::serve::serve(listener, app, async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
         LocalSingularity {
             runtime: Some(runtime),
             singularity,

@@ -134,15 +134,7 @@ fn read_body<T: for<'de> Deserialize<'de>>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(T, Value), Refusal> {
-    let json_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    if !json_type {
+    if !crate::guard::is_json(headers) {
         return Err(dropwizard(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "HTTP 415 Unsupported Media Type",

@@ -13,7 +13,8 @@ use std::{
 
 use nix::sys::signal::Signal;
 use serde_json::Value;
-use test_support::{app::App, stand_in::free_address};
+pub use test_support::browser::{chromium, skip};
+use test_support::{app::App, browser::HEADLESS, stand_in::free_address};
 
 /// The tests share one Docker engine and two cores: one platform at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -34,15 +35,6 @@ pub const DEPLOY_DEADLINE: Duration = Duration::from_secs(60);
 /// The repository's root, where `config/` and the docs are.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Says why the end-to-end tests cannot run here; in CI, where they must, fails instead.
-pub fn skip(reason: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "end-to-end tests cannot run: {reason}"
-    );
-    eprintln!("skipped: {reason}");
 }
 
 /// `docker ARGS`, its stdout if it succeeded (bounded: the engine may hang).
@@ -370,35 +362,12 @@ pub fn otpl_deploy() -> PathBuf {
         .join("otpl-deploy")
 }
 
-/// The headless browser to test the page in: `chromium` (Debian's package) or $CHROMIUM.
-pub fn chromium() -> Option<String> {
-    let browser = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    match Command::new(&browser).arg("--version").output() {
-        Ok(output) if output.status.success() => Some(browser),
-        _ => {
-            skip(&format!(
-                "no browser: `{browser} --version` failed (apt-get install chromium)"
-            ));
-            None
-        }
-    }
-}
-
 /// The page at `url` as a headless Chromium renders it after a few seconds of its scripts.
 pub fn dump_dom(browser: &str, url: &str) -> String {
     let profile = tempfile::TempDir::new().expect("a temporary profile");
     let mut child = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-        ])
+        .args(HEADLESS)
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .arg(url)
         .stdout(std::process::Stdio::piped())
