@@ -1,12 +1,13 @@
 //! The page a learner keeps open at `http://localhost:7099/`, as Singularity's UI was kept open
 //! in the workshop: requests, deploys and their state, tasks with their health checks and last
 //! log lines, and discovery's announcements. One self-contained HTML file (no external assets,
-//! nothing to build) that asks `/platform/state` for a snapshot every second.
+//! nothing to build) that asks `/platform/state` for a snapshot every second, and a task's
+//! last lines (`/platform/tasks/{taskId}/logs`) only while the learner has them open.
 
 use axum::{
     Router,
-    extract::State,
-    http::header,
+    extract::{Path, State},
+    http::{StatusCode, header},
     response::{Html, IntoResponse, Response},
     routing::get,
 };
@@ -27,6 +28,7 @@ pub fn router<R: Runtime>(singularity: Singularity<R>, discovery: Discovery) -> 
     Router::new()
         .route("/", get(|| async { Html(PAGE) }))
         .route(STATE_PATH, get(state::<R>))
+        .route("/platform/tasks/{task_id}/logs", get(task_lines::<R>))
         .with_state((singularity.clone(), discovery))
         .merge(singularity.router())
 }
@@ -45,7 +47,11 @@ async fn state<R: Runtime>(
         singularity: singularity.view().await,
         discovery: discovery.view(),
     };
-    let body = serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into());
+    json(serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into()))
+}
+
+/// A JSON answer the browser never caches.
+fn json(body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -54,6 +60,17 @@ async fn state<R: Runtime>(
         body,
     )
         .into_response()
+}
+
+/// One task's last lines, a JSON array of strings; 404 for a task the page does not list.
+async fn task_lines<R: Runtime>(
+    State((singularity, _)): State<(Singularity<R>, Discovery)>,
+    Path(task_id): Path<String>,
+) -> Response {
+    match singularity.task_lines(&task_id).await {
+        Some(lines) => json(serde_json::to_string(&lines).unwrap_or_else(|_| "[]".into())),
+        None => (StatusCode::NOT_FOUND, format!("No task {task_id}")).into_response(),
+    }
 }
 
 const PAGE: &str = include_str!("page.html");

@@ -679,7 +679,9 @@ fn ports_in_use_are_not_handed_out() {
     let view = api.singularity.view();
     assert_eq!(view.tasks[0].address, format!("127.0.0.1:{}", port + 1));
     assert_eq!(
-        view.tasks[0].logs,
+        api.singularity
+            .task_lines(&view.tasks[0].task_id)
+            .expect("a listed task"),
         [
             format!("listening on http://127.0.0.1:{}", port + 1),
             "stopped".to_string()
