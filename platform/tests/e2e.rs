@@ -8,6 +8,8 @@
 
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/machine.rs"]
+mod machine;
 #[path = "e2e/page_cost.rs"]
 mod page_cost;
 

@@ -273,7 +273,14 @@ impl Platform {
 
 /// Starts the platform's binary (with `docker` as its `docker` command, if given) and waits
 /// for its last start-up line.
-pub fn spawn(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&str>) -> App {
+fn spawn(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&str>) -> App {
+    let mut app = launch(port, discovery, args, docker);
+    app.wait_for_line("Stop with Ctrl+C", Duration::from_secs(60));
+    app
+}
+
+/// Starts the platform's binary (with `docker` as its `docker` command, if given).
+pub fn launch(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&str>) -> App {
     let mut command = Command::new(env!("CARGO_BIN_EXE_platform"));
     command
         .args(["--port", &port.to_string()])
@@ -284,9 +291,7 @@ pub fn spawn(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&st
     let home = std::env::var("HOME").unwrap_or_default();
     let mut env = vec![("PATH", path.as_str()), ("HOME", home.as_str())];
     env.extend(docker.map(|docker| ("DOCKER", docker)));
-    let mut app = App::spawn(command, &env);
-    app.wait_for_line("Stop with Ctrl+C", Duration::from_secs(60));
-    app
+    App::spawn(command, &env)
 }
 
 impl Drop for Platform {
