@@ -100,6 +100,8 @@ fn a_task_that_prints_50_mb_keeps_at_most_2_mb_of_log() {
         kept <= LOG_BOUND,
         "{PRINTED} bytes printed, {kept} bytes of log kept"
     );
+    // The image goes once its container has: with the platform.
+    drop(platform);
     let _ = docker(&["rmi", &image]);
 }
 
@@ -107,6 +109,8 @@ fn a_task_that_prints_50_mb_keeps_at_most_2_mb_of_log() {
 /// [`WITH_A_SHELL`] with another command, committed without a build (no registry needed).
 fn chatty_image() -> String {
     let image = "hello-mesos-test:chatty".to_string();
+    // What an earlier run that failed may have left.
+    let _ = docker(&["rmi", &image]);
     let script = format!(
         "yes 0123456789012345678901234567890123456789 | head -c {PRINTED}; echo; echo printed; \
          exec sleep 600"
