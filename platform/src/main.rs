@@ -85,6 +85,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             "{error}. Start Docker (Docker Desktop, or `systemctl start docker`) and try again."
         )
     })?;
+    // Both ports held before anything is touched: a second platform started on the same
+    // port stops here and leaves the first one's containers alone.
+    let api = bind(api_address, "--port").await?;
+    let discovery_listener = bind(discovery_address, "--discovery-port").await?;
     // What a platform that died on this port left behind.
     let left = docker.remove_all().await?;
     if left > 0 {
@@ -93,9 +97,6 @@ async fn run(cli: Cli) -> Result<(), String> {
             cli.port
         );
     }
-
-    let api = bind(api_address, "--port").await?;
-    let discovery_listener = bind(discovery_address, "--discovery-port").await?;
 
     let discovery = Discovery::new(
         format!("http://{}:{}", cli.task_host, cli.discovery_port),

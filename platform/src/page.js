@@ -30,6 +30,32 @@ function webLink(uri, text) {
 }
 const link = address => webLink("http://" + address + "/", address);
 
+// A task's last lines, fetched only while the learner has them open (the state carries none);
+// #lines=TASK_ID in the address opens one task's.
+const opened = new Map();  // task id -> the lines last fetched
+const asked = new URLSearchParams(location.hash.slice(1)).get("lines");
+if (asked) opened.set(asked, "");
+function lastLines(taskId) {
+  const pre = el("pre", {class: "logs"}, opened.get(taskId));
+  const details = el("details", opened.has(taskId) ? {open: ""} : {}, el("summary", {}, "show"), pre);
+  const load = async () => {
+    try {
+      const answer = await fetch("/platform/tasks/" + encodeURIComponent(taskId) + "/logs", {cache: "no-store"});
+      const text = answer.ok ? (await answer.json()).join("\n") : "HTTP " + answer.status;
+      if (opened.has(taskId)) opened.set(taskId, text);
+      pre.textContent = text;
+    } catch (error) {
+      pre.textContent = error.message;
+    }
+  };
+  details.addEventListener("toggle", () => {
+    if (!details.open) opened.delete(taskId);
+    else if (!opened.has(taskId)) { opened.set(taskId, ""); load(); }
+  });
+  if (opened.has(taskId)) load();
+  return details;
+}
+
 function render(data) {
   const s = data.singularity, d = data.discovery;
   document.getElementById("api").textContent = location.origin + "/singularity";
@@ -57,7 +83,7 @@ function render(data) {
         t.healthy ? " healthy" : ""),
       el("div", {}, ...t.health_checks.slice(-5).map(c => el("div", {class: c.status >= 200 && c.status < 300 ? "ok" : "bad"},
         time(c.at) + " " + (c.status !== null && c.status !== undefined ? c.status : c.error)))),
-      el("pre", {class: "logs"}, t.logs.join("\n"))]),
+      lastLines(t.task_id)]),
     "No task yet."));
 
   put("announcements", table(["service type", "service URI", "environment", "announced", "expires in"],

@@ -2,7 +2,8 @@
 //! in the workshop: requests, deploys and their state, tasks with their health checks and last
 //! log lines, and discovery's announcements. An HTML file, its script and its style, served by
 //! the platform itself (nothing from elsewhere, nothing to build); the script asks
-//! `/platform/state` for a snapshot every second.
+//! `/platform/state` for a snapshot every second, and a task's last lines
+//! (`/platform/tasks/{taskId}/logs`) only while the learner has them open.
 //!
 //! What it shows comes from anyone who can announce to discovery or deploy, so the page is
 //! built to show it as text: its [`CONTENT_SECURITY_POLICY`] runs no script but the platform's
@@ -11,8 +12,8 @@
 
 use axum::{
     Router,
-    extract::State,
-    http::header,
+    extract::{Path, State},
+    http::{StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -44,6 +45,7 @@ pub fn router<R: Runtime>(singularity: Singularity<R>, discovery: Discovery) -> 
             get(|| async { page_file("text/css; charset=utf-8", STYLE) }),
         )
         .route(STATE_PATH, get(state::<R>))
+        .route("/platform/tasks/{task_id}/logs", get(task_lines::<R>))
         .with_state((singularity.clone(), discovery))
         .merge(singularity.router())
 }
@@ -62,7 +64,11 @@ async fn state<R: Runtime>(
         singularity: singularity.view().await,
         discovery: discovery.view(),
     };
-    let body = serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into());
+    json(serde_json::to_string(&snapshot).unwrap_or_else(|_| "{}".into()))
+}
+
+/// A JSON answer the browser never caches.
+fn json(body: String) -> Response {
     (
         [
             (header::CONTENT_TYPE, "application/json"),
@@ -71,6 +77,17 @@ async fn state<R: Runtime>(
         body,
     )
         .into_response()
+}
+
+/// One task's last lines, a JSON array of strings; 404 for a task the page does not list.
+async fn task_lines<R: Runtime>(
+    State((singularity, _)): State<(Singularity<R>, Discovery)>,
+    Path(task_id): Path<String>,
+) -> Response {
+    match singularity.task_lines(&task_id).await {
+        Some(lines) => json(serde_json::to_string(&lines).unwrap_or_else(|_| "[]".into())),
+        None => (StatusCode::NOT_FOUND, format!("No task {task_id}")).into_response(),
+    }
 }
 
 const PAGE: &str = include_str!("page.html");

@@ -4,7 +4,7 @@
 pub mod docker;
 pub mod simulated;
 
-use std::{future::Future, time::Duration};
+use std::{collections::HashMap, future::Future, time::Duration};
 
 /// One task to start: an instance of a deploy.
 #[derive(Clone, Debug)]
@@ -41,10 +41,16 @@ pub trait Runtime: Send + Sync + 'static {
     /// Starts the task. `Err` carries the runtime's own message, e.g. Docker's for an image
     /// that does not exist.
     fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), String>> + Send;
-    /// Whether the task still runs.
-    fn status(&self, task_id: &str) -> impl Future<Output = TaskStatus> + Send;
+    /// What every task it started and still holds is doing, in one look (one `docker ps`,
+    /// however many tasks): a task missing from the answer is gone. `Err` when the runtime
+    /// did not answer, which says nothing about the tasks.
+    fn statuses(&self) -> impl Future<Output = Result<HashMap<String, TaskStatus>, String>> + Send;
     /// SIGTERM, then SIGKILL after `grace`; returns once the task is gone.
     fn stop(&self, task_id: &str, grace: Duration) -> impl Future<Output = ()> + Send;
     /// The last `lines` lines the task printed (stdout and stderr, in order).
     fn logs(&self, task_id: &str, lines: usize) -> impl Future<Output = Vec<String>> + Send;
+    /// The task has ended and the model has kept what it shows of it (its last lines): the
+    /// runtime may let it go. Docker keeps the newest few stopped containers, so that
+    /// `docker logs` still finds a task that just ended, and removes the older ones.
+    fn release(&self, task_id: &str) -> impl Future<Output = ()> + Send;
 }

@@ -50,7 +50,10 @@
 //!   count, as Singularity folds them into its `healthcheck`.
 //! - [`Singularity::view`] is a [`View`] (serde-serialisable) for the page: requests; deploys
 //!   with state, message, failures and timestamps; tasks with id, deploy, instance,
-//!   `host:port`, status, recent health checks and last log lines.
+//!   `host:port`, status and recent health checks. It asks the runtime nothing: tasks are
+//!   looked at by their deploy's checker, and all at once every check interval.
+//! - [`Singularity::task_lines`]: one task's last lines, kept when it ended, or fetched (at
+//!   most once a second) while it runs.
 //! - [`Singularity::shutdown`] stops every task still running (Ctrl+C on the platform).
 //!
 //! # Where this double differs from Singularity
@@ -82,8 +85,13 @@
 mod api;
 mod checker;
 mod state;
+mod watch;
 
-use std::{ops::RangeInclusive, sync::Arc, time::Duration};
+use std::{
+    ops::RangeInclusive,
+    sync::{Arc, atomic::AtomicBool},
+    time::Duration,
+};
 
 use axum::Router;
 use serde::Serialize;
@@ -150,6 +158,10 @@ pub(crate) struct Inner<R> {
     state: Mutex<State>,
     /// For health checks: no redirects followed, no proxy, a timeout on every check.
     health: reqwest::Client,
+    /// Whether the look at all tasks every check interval has started.
+    watching: AtomicBool,
+    /// Running tasks' lines last fetched for the page.
+    fetched: watch::Cache,
 }
 
 impl<R: Runtime> Singularity<R> {
@@ -167,6 +179,8 @@ impl<R: Runtime> Singularity<R> {
                 settings,
                 state: Mutex::new(state),
                 health,
+                watching: AtomicBool::new(false),
+                fetched: watch::Cache::default(),
             }),
         }
     }
@@ -176,81 +190,80 @@ impl<R: Runtime> Singularity<R> {
         Router::new().nest("/singularity", api::routes(self.clone()))
     }
 
-    /// What the page shows, newest deploys and tasks first.
+    /// What the page shows, newest deploys and tasks first. It costs no call to the runtime.
     pub async fn view(&self) -> View {
-        checker::refresh_all(&self.inner).await;
-        let mut view = {
-            let state = self.inner.state.lock().await;
-            let mut view = View::default();
-            for (id, entry) in &state.requests {
-                view.requests.push(RequestView {
-                    id: id.clone(),
-                    state: entry.state,
-                    instances: entry.request["instances"].as_u64().unwrap_or(1),
-                    active_deploy: entry.active_deploy.clone(),
-                    pending_deploy: entry.pending.as_ref().map(|p| p.deploy_id.clone()),
-                });
-                for deploy in &entry.deploys {
-                    let pending = entry
-                        .pending
-                        .as_ref()
-                        .filter(|p| p.deploy_id == deploy.marker.deploy_id);
-                    let result = deploy.result.as_ref();
-                    view.deploys.push(DeployView {
-                        request_id: id.clone(),
-                        deploy_id: deploy.marker.deploy_id.clone(),
-                        image: deploy.deploy["containerInfo"]["docker"]["image"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .into(),
-                        state: result.map_or(pending.map_or("WAITING", |p| p.state), |r| r.state),
-                        message: result.and_then(|r| r.message.clone()),
-                        failures: result.map_or(Vec::new(), |r| {
-                            r.failures
-                                .iter()
-                                .map(|f| FailureView {
-                                    reason: f.reason,
-                                    task_id: f.task_id.as_ref().map(|t| t.id.clone()),
-                                    message: f.message.clone(),
-                                })
-                                .collect()
-                        }),
-                        started_at: deploy.marker.timestamp,
-                        finished_at: result.map(|r| r.timestamp),
-                        user: deploy.marker.user.clone(),
-                        deploy_message: deploy.marker.message.clone(),
-                    });
-                }
-            }
-            view.deploys
-                .sort_by_key(|d| std::cmp::Reverse(d.started_at));
-            for task in state.tasks.iter().rev() {
-                view.tasks.push(TaskView {
-                    task_id: task.id.id.clone(),
-                    request_id: task.id.request_id.clone(),
-                    deploy_id: task.id.deploy_id.clone(),
-                    instance_no: task.id.instance_no,
-                    address: format!(
-                        "{}:{}",
-                        self.inner.settings.task_host,
-                        task.ports.first().copied().unwrap_or_default()
-                    ),
-                    status: task.status.name(),
-                    healthy: matches!(task.status, TaskStatus::Running { healthy: true, .. }),
-                    exit_code: match task.status {
-                        TaskStatus::Failed { code, .. } => code,
-                        _ => None,
-                    },
-                    health_checks: task.checks.iter().cloned().collect(),
-                    logs: Vec::new(),
+        let state = self.inner.state.lock().await;
+        let mut view = View::default();
+        for (id, entry) in &state.requests {
+            view.requests.push(RequestView {
+                id: id.clone(),
+                state: entry.state,
+                instances: entry.request["instances"].as_u64().unwrap_or(1),
+                active_deploy: entry.active_deploy.clone(),
+                pending_deploy: entry.pending.as_ref().map(|p| p.deploy_id.clone()),
+            });
+            for deploy in &entry.deploys {
+                let pending = entry
+                    .pending
+                    .as_ref()
+                    .filter(|p| p.deploy_id == deploy.marker.deploy_id);
+                let result = deploy.result.as_ref();
+                view.deploys.push(DeployView {
+                    request_id: id.clone(),
+                    deploy_id: deploy.marker.deploy_id.clone(),
+                    image: deploy.deploy["containerInfo"]["docker"]["image"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .into(),
+                    state: result.map_or(pending.map_or("WAITING", |p| p.state), |r| r.state),
+                    message: result.and_then(|r| r.message.clone()),
+                    failures: result.map_or(Vec::new(), |r| {
+                        r.failures
+                            .iter()
+                            .map(|f| FailureView {
+                                reason: f.reason,
+                                task_id: f.task_id.as_ref().map(|t| t.id.clone()),
+                                message: f.message.clone(),
+                            })
+                            .collect()
+                    }),
+                    started_at: deploy.marker.timestamp,
+                    finished_at: result.map(|r| r.timestamp),
+                    user: deploy.marker.user.clone(),
+                    deploy_message: deploy.marker.message.clone(),
                 });
             }
-            view
-        };
-        for task in &mut view.tasks {
-            task.logs = self.inner.runtime.logs(&task.task_id, LOG_LINES).await;
+        }
+        view.deploys
+            .sort_by_key(|d| std::cmp::Reverse(d.started_at));
+        for task in state.tasks.iter().rev() {
+            view.tasks.push(TaskView {
+                task_id: task.id.id.clone(),
+                request_id: task.id.request_id.clone(),
+                deploy_id: task.id.deploy_id.clone(),
+                instance_no: task.id.instance_no,
+                address: format!(
+                    "{}:{}",
+                    self.inner.settings.task_host,
+                    task.ports.first().copied().unwrap_or_default()
+                ),
+                status: task.status.name(),
+                healthy: matches!(task.status, TaskStatus::Running { healthy: true, .. }),
+                exit_code: match task.status {
+                    TaskStatus::Failed { code, .. } => code,
+                    _ => None,
+                },
+                health_checks: task.checks.iter().cloned().collect(),
+            });
         }
         view
+    }
+
+    /// The last lines of `task_id`'s output (at most 20): kept since it ended, or fetched
+    /// while it runs, at most once a second however often it is asked. `None` for a task the
+    /// model does not list.
+    pub async fn task_lines(&self, task_id: &str) -> Option<Vec<String>> {
+        watch::lines(&self.inner, task_id).await
     }
 
     /// Stops every task still running, each with the stop grace; returns when all are gone.
@@ -258,9 +271,6 @@ impl<R: Runtime> Singularity<R> {
         checker::stop_all(&self.inner).await;
     }
 }
-
-/// How many log lines of each task the view carries.
-const LOG_LINES: usize = 20;
 
 /// What the page shows: a snapshot of the model.
 #[derive(Debug, Default, Serialize)]
@@ -323,6 +333,4 @@ pub struct TaskView {
     pub exit_code: Option<i32>,
     /// The newest checks, oldest first.
     pub health_checks: Vec<HealthCheck>,
-    /// Its last lines of output.
-    pub logs: Vec<String>,
 }

@@ -4,7 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use platform::{runtime::simulated::LocalSingularity, singularity::Settings};
+use platform::{
+    runtime::{Runtime, simulated::LocalSingularity},
+    singularity::Settings,
+};
 use serde_json::{Value, json};
 
 /// One answer: status, content type and body.
@@ -636,6 +639,34 @@ fn a_successful_deploy_stops_the_previous_ones_tasks() {
 }
 
 #[test]
+fn a_task_that_ends_after_its_deploy_is_seen_without_anyone_asking() {
+    let api = Api::start();
+    assert_eq!(api.deploy_to_its_end(1, "7")["deployState"], "SUCCEEDED");
+    let task = api.singularity.simulated().running()[0].clone();
+    // Ended behind the platform's back, as by `docker kill`: the look at every task each
+    // check interval finds it, with no page open.
+    let ended = api.singularity.simulated().stop(&task, Duration::ZERO);
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(ended);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while api.singularity.view().tasks[0].status != "TASK_FINISHED" {
+        assert!(
+            Instant::now() < deadline,
+            "the ended task is still listed running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Its last lines, kept when it ended.
+    let lines = api.singularity.task_lines(&task).expect("a listed task");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("stopped"),
+        "{lines:?}"
+    );
+}
+
+#[test]
 fn a_health_check_redirect_is_not_followed() {
     let api = Api::start();
     let result = api.deploy_to_its_end(1, "redirect");
@@ -679,7 +710,9 @@ fn ports_in_use_are_not_handed_out() {
     let view = api.singularity.view();
     assert_eq!(view.tasks[0].address, format!("127.0.0.1:{}", port + 1));
     assert_eq!(
-        view.tasks[0].logs,
+        api.singularity
+            .task_lines(&view.tasks[0].task_id)
+            .expect("a listed task"),
         [
             format!("listening on http://127.0.0.1:{}", port + 1),
             "stopped".to_string()

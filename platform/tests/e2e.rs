@@ -8,6 +8,10 @@
 
 #[path = "e2e/harness.rs"]
 mod harness;
+#[path = "e2e/machine.rs"]
+mod machine;
+#[path = "e2e/page_cost.rs"]
+mod page_cost;
 
 use std::{
     collections::BTreeMap,
@@ -470,7 +474,13 @@ fn the_page_shows_a_deploys_state_and_a_tasks_log_line_in_a_browser() {
         task["address"].as_str().expect("host:port")
     );
 
-    let dom = harness::dump_dom(&browser, &format!("{}/", platform.url));
+    // The page fetches a task's lines only while they are open: the address opens these.
+    let url = format!(
+        "{}/#lines={}",
+        platform.url,
+        task["task_id"].as_str().expect("an id")
+    );
+    let dom = harness::dump_dom(&browser, &url);
     for part in ["SUCCEEDED", line.as_str(), "hello-mesos:step-07-health"] {
         assert!(dom.contains(part), "{part:?} missing from the page:\n{dom}");
     }

@@ -1,23 +1,17 @@
 //! A `docker` command for running the platform's real binary where no engine is needed (its
-//! guard, its connections, its page): the platform runs the program named by `DOCKER`. It
-//! answers only what the platform asks at start-up and shutdown (`info`, and `ps`: no
-//! container of ours), and refuses everything else, saying it is not modelled.
+//! guard, its connections, what its page costs): the platform runs the program named by
+//! `DOCKER`. The stand-in (`docker_stand_in/docker.sh`) models what the platform asks of an
+//! engine (info, run, ps, logs, stop, rm), writes down every call, and refuses anything else,
+//! saying it is not modelled.
 
 use std::{fs, os::unix::fs::PermissionsExt, path::PathBuf};
 
 use tempfile::TempDir;
 
-const SCRIPT: &str = r#"#!/bin/sh
-# A stand-in for the docker command: an engine with no container.
-case "$1" in
-  info) echo "stand-in|a stand-in for Docker"; exit 0 ;;
-  ps) exit 0 ;;
-esac
-echo "docker stand-in: \`docker $*\` is not modelled (only info and ps are)" >&2
-exit 1
-"#;
+const SCRIPT: &str = include_str!("docker_stand_in/docker.sh");
 
-/// The stand-in, in a directory of its own, removed when dropped.
+/// The stand-in, in a directory of its own (with its calls and its tasks), removed when
+/// dropped.
 pub struct DockerStandIn {
     dir: TempDir,
 }
@@ -35,6 +29,14 @@ impl DockerStandIn {
     /// Its path, for `DOCKER`.
     pub fn program(&self) -> PathBuf {
         self.dir.path().join("docker")
+    }
+
+    /// The calls made since the last time this was asked, each as its arguments.
+    pub fn calls(&self) -> Vec<String> {
+        let file = self.dir.path().join("calls");
+        let calls = fs::read_to_string(&file).unwrap_or_default();
+        fs::write(&file, "").expect("the calls emptied");
+        calls.lines().map(String::from).collect()
     }
 }
 

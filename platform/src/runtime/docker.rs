@@ -1,12 +1,15 @@
 //! Tasks as Mesos's Docker containerizer runs them, through the `docker` command line:
-//! `docker run -d --net=host -e … IMAGE`, `docker stop -t GRACE`, `docker logs`, `docker inspect`.
+//! `docker run -d --net=host -e … IMAGE`, `docker stop -t GRACE`, `docker logs`, `docker ps`.
 //!
 //! The command line rather than an API client: it is what a learner already uses, its messages
 //! are the ones they know (a missing image fails with Docker's own words), and it adds no
 //! dependency to build. Every call is bounded in time: a stuck engine never stalls the platform.
+//!
+//! What a task leaves on the disk is bounded too: its log rotates (see [`LOG_OPTIONS`]), and
+//! of the containers of ended tasks only the newest [`STOPPED_KEPT`] are kept.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     process::{ExitStatus, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
@@ -15,6 +18,7 @@ use std::{
 use tokio::{
     io::{self, AsyncRead, AsyncReadExt},
     process::Command,
+    sync::RwLock,
 };
 
 use super::{Runtime, TaskSpec, TaskStatus};
@@ -34,15 +38,41 @@ const STOP_MARGIN: Duration = Duration::from_secs(30);
 /// line or 20 log lines; a task that prints one endless line must not fill the platform's
 /// memory through `docker logs` (the rest is read and dropped).
 const OUTPUT_LIMIT: u64 = 256 * 1024;
+/// Each task's log: Docker's `json-file` driver (whatever the engine's default is, so that
+/// `docker logs` always reads it, and `docker inspect --format '{{.LogPath}}'` shows the file),
+/// rotated at 1 MB and kept in 2 files: at most 2 MB of disk per task however much it prints,
+/// which is still 10 000 lines of a chatty service, far more than the page shows.
+pub const LOG_OPTIONS: [&str; 6] = [
+    "--log-driver",
+    "json-file",
+    "--log-opt",
+    "max-size=1m",
+    "--log-opt",
+    "max-file=2",
+];
+/// How many containers of ended tasks are kept, newest last, for a learner's `docker logs`
+/// (the page keeps each ended task's last lines itself); older ones are removed as tasks end.
+/// A replaced deploy of 2 instances and a failed one of 2 stay readable.
+pub const STOPPED_KEPT: usize = 5;
+/// How long the platform's stop waits for `docker run`s under way: a run killed between its
+/// create and its start would leave a "Created" container behind.
+const STARTS_WAIT: Duration = Duration::from_secs(10);
 
 /// The Docker engine, as the `docker` command reaches it. Clones share their tasks.
 #[derive(Clone, Debug)]
 pub struct Docker {
     program: String,
+    /// The label's value: the platform's port.
+    port: String,
     /// `LABEL=<value>` on every container this platform starts.
     owner: String,
-    /// Task id → container id, for the tasks this platform started.
+    /// Task id → container id, for the tasks this platform started and has not released.
     containers: Arc<Mutex<HashMap<String, String>>>,
+    /// The containers of released tasks still kept, oldest first.
+    stopped: Arc<Mutex<VecDeque<String>>>,
+    /// Held (shared) by every `docker run` under way; the platform's stop takes it to wait
+    /// for them and sets it to `false`: no run starts after.
+    open: Arc<RwLock<bool>>,
 }
 
 impl Docker {
@@ -51,8 +81,11 @@ impl Docker {
         Docker {
             // DOCKER names another client, e.g. a full path; `docker` from PATH otherwise.
             program: std::env::var("DOCKER").unwrap_or_else(|_| "docker".into()),
+            port: owner.to_string(),
             owner: format!("{LABEL}={owner}"),
             containers: Arc::default(),
+            stopped: Arc::default(),
+            open: Arc::new(RwLock::new(true)),
         }
     }
 
@@ -91,11 +124,22 @@ impl Docker {
             self.call(&args, CALL_TIMEOUT + STOP_MARGIN).await?;
         }
         self.containers_lock().clear();
+        lock(&self.stopped).clear();
         Ok(ids.len())
     }
 
-    /// Stops every container this platform started, as `docker stop -t GRACE` does, all at once.
+    /// Stops every container this platform started, as `docker stop -t GRACE` does, all at
+    /// once, once the runs under way have ended (for [`STARTS_WAIT`] at most); no task
+    /// starts after.
     pub async fn stop_all(&self, grace: Duration) -> Result<(), String> {
+        match tokio::time::timeout(STARTS_WAIT, self.open.write()).await {
+            Ok(mut open) => *open = false,
+            // Still pulling: the run is killed when the platform exits, before any create.
+            Err(_) => eprintln!(
+                "platform: a task still starting after {} s is left to end with the platform",
+                STARTS_WAIT.as_secs()
+            ),
+        }
         let filter = format!("label={}", self.owner);
         let listed = self
             .call(&["ps", "--quiet", "--filter", &filter], CALL_TIMEOUT)
@@ -113,6 +157,9 @@ impl Docker {
     /// The `docker run` arguments for `spec`.
     fn run_args(&self, spec: &TaskSpec) -> Vec<String> {
         let mut args: Vec<String> = ["run", "--detach", "--net=host"].map(String::from).into();
+        // A name to find the container by even when `docker run` fails after creating it.
+        args.extend(["--name".into(), self.name(&spec.task_id)]);
+        args.extend(LOG_OPTIONS.map(String::from));
         for label in [
             self.owner.clone(),
             format!("{LABEL}.task={}", spec.task_id),
@@ -136,15 +183,38 @@ impl Docker {
         args
     }
 
+    /// The task's container name: `hello-mesos.platform-PORT-TASK_ID`, where a character
+    /// Docker does not take in a name (e.g. `:` of an IPv6 task host) becomes `_`.
+    fn name(&self, task_id: &str) -> String {
+        format!("{LABEL}-{}-{task_id}", self.port)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
     fn container(&self, task_id: &str) -> Option<String> {
         self.containers_lock().get(task_id).cloned()
     }
 
     fn containers_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
-        // A panic elsewhere while the lock was held leaves the map intact: keep using it.
-        self.containers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.containers)
+    }
+
+    /// `docker rm --force --volumes IDS`, saying on stderr what failed.
+    async fn remove(&self, ids: &[String]) {
+        let mut args = vec!["rm", "--force", "--volumes"];
+        args.extend(ids.iter().map(String::as_str));
+        if let Err(error) = self.call(&args, CALL_TIMEOUT + STOP_MARGIN).await
+            && !error.contains("No such container")
+        {
+            eprintln!("platform: docker rm: {error}");
+        }
     }
 
     /// Runs `docker ARGS` within `timeout`: its stdout on success, else its message.
@@ -204,36 +274,45 @@ impl Docker {
 
 impl Runtime for Docker {
     async fn start(&self, spec: &TaskSpec) -> Result<(), String> {
+        let open = self.open.read().await;
+        if !*open {
+            return Err("the platform is stopping".into());
+        }
         let args = self.run_args(spec);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let id = self.call(&args, RUN_TIMEOUT).await?;
-        self.containers_lock()
-            .insert(spec.task_id.clone(), id.trim().to_string());
-        Ok(())
+        match self.call(&args, RUN_TIMEOUT).await {
+            Ok(id) => {
+                self.containers_lock()
+                    .insert(spec.task_id.clone(), id.trim().to_string());
+                Ok(())
+            }
+            Err(error) => {
+                // Created but not started (a start that failed, a run that timed out): the
+                // container would stay "Created" until the platform exits. Usually none.
+                self.remove(&[self.name(&spec.task_id)]).await;
+                Err(error)
+            }
+        }
     }
 
-    async fn status(&self, task_id: &str) -> TaskStatus {
-        let Some(id) = self.container(task_id) else {
-            return TaskStatus::Exited { code: None };
-        };
-        let format = "{{.State.Running}} {{.State.ExitCode}}";
-        match self
-            .call(&["inspect", "--format", format, &id], CALL_TIMEOUT)
-            .await
-        {
-            Ok(state) => match state.split_whitespace().collect::<Vec<_>>()[..] {
-                ["true", _] => TaskStatus::Running,
-                [_, code] => TaskStatus::Exited {
-                    code: code.parse().ok(),
-                },
-                _ => TaskStatus::Exited { code: None },
-            },
-            // Removed behind the platform's back: it is gone.
-            Err(error) if error.contains("No such") => TaskStatus::Exited { code: None },
-            // A slow or busy engine says nothing about the task: take it as unchanged, so that
-            // a hiccup of Docker never fails a deploy. The next check asks again.
-            Err(_) => TaskStatus::Running,
-        }
+    async fn statuses(&self) -> Result<HashMap<String, TaskStatus>, String> {
+        let filter = format!("label={}", self.owner);
+        let format = format!("{{{{.Label \"{LABEL}.task\"}}}}|{{{{.State}}}}|{{{{.Status}}}}");
+        let listed = self
+            .call(
+                &[
+                    "ps",
+                    "--all",
+                    "--no-trunc",
+                    "--filter",
+                    &filter,
+                    "--format",
+                    &format,
+                ],
+                CALL_TIMEOUT,
+            )
+            .await?;
+        Ok(listing(&listed))
     }
 
     async fn stop(&self, task_id: &str, grace: Duration) {
@@ -246,6 +325,7 @@ impl Runtime for Docker {
         if let Err(error) = self
             .call(&["stop", "--time", &seconds, &id], grace + STOP_MARGIN)
             .await
+            && !error.contains("No such container")
         {
             eprintln!("docker stop {task_id}: {error}");
         }
@@ -268,6 +348,52 @@ impl Runtime for Docker {
         let stderr = String::from_utf8_lossy(&output.stderr);
         merge_by_timestamp(&stdout, &stderr, lines)
     }
+
+    async fn release(&self, task_id: &str) {
+        let Some(id) = self.containers_lock().remove(task_id) else {
+            return;
+        };
+        let older: Vec<String> = {
+            let mut stopped = lock(&self.stopped);
+            stopped.push_back(id);
+            let extra = stopped.len().saturating_sub(STOPPED_KEPT);
+            stopped.drain(..extra).collect()
+        };
+        if !older.is_empty() {
+            self.remove(&older).await;
+        }
+    }
+}
+
+/// Locks a map shared by clones. A panic elsewhere while it was held leaves it intact: keep
+/// using it.
+fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What `docker ps --format '{{.Label "…task"}}|{{.State}}|{{.Status}}'` lists: each task's
+/// status. Running, paused or restarting is running; anything else has ended, with the code
+/// of its `Status` (`Exited (3) 2 seconds ago`) when it shows one.
+fn listing(listed: &str) -> HashMap<String, TaskStatus> {
+    listed
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.splitn(3, '|');
+            let (task, state, status) = (fields.next()?, fields.next()?, fields.next()?);
+            let status = match state {
+                "running" | "paused" | "restarting" => TaskStatus::Running,
+                _ => TaskStatus::Exited {
+                    code: status
+                        .strip_prefix("Exited (")
+                        .and_then(|rest| rest.split_once(')'))
+                        .and_then(|(code, _)| code.parse().ok()),
+                },
+            };
+            (!task.is_empty()).then(|| (task.to_string(), status))
+        })
+        .collect()
 }
 
 /// What a `docker` call printed (each stream cut at [`OUTPUT_LIMIT`]) and how it ended.
@@ -324,6 +450,8 @@ fn merge_by_timestamp(stdout: &str, stderr: &str, lines: usize) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use test_support::docker_stand_in::DockerStandIn;
+
     use super::*;
 
     #[tokio::test]
@@ -332,8 +460,7 @@ mod tests {
         // newline, and a short one on stderr.
         let docker = Docker {
             program: "sh".into(),
-            owner: String::new(),
-            containers: Arc::default(),
+            ..Docker::new("7099")
         };
         let script = "head -c 1048576 /dev/zero | tr '\\0' x; echo err >&2";
         let output = docker.output(&["-c", script], CALL_TIMEOUT).await.unwrap();
@@ -380,10 +507,87 @@ mod tests {
         let args = Docker::new("7099").run_args(&spec).join(" ");
         assert_eq!(
             args,
-            "run --detach --net=host --label hello-mesos.platform=7099 \
-             --label hello-mesos.platform.task=r-d-1-1 --label hello-mesos.platform.request=r \
+            "run --detach --net=host --name hello-mesos.platform-7099-r-d-1-1 \
+             --log-driver json-file --log-opt max-size=1m --log-opt max-file=2 \
+             --label hello-mesos.platform=7099 --label hello-mesos.platform.task=r-d-1-1 --label hello-mesos.platform.request=r \
              --label hello-mesos.platform.deploy=d --env PORT0=31000 --memory 64m --cpus 0.1 \
              hello-mesos:7"
+        );
+    }
+
+    #[test]
+    fn a_container_name_takes_only_what_docker_allows() {
+        assert_eq!(
+            Docker::new("7099").name("r-d-1-1-::1-DEFAULT"),
+            "hello-mesos.platform-7099-r-d-1-1-__1-DEFAULT"
+        );
+    }
+
+    #[test]
+    fn the_listing_gives_each_tasks_status_and_exit_code() {
+        let listed = "a|running|Up 3 seconds\n\
+            b|exited|Exited (3) 2 seconds ago\n\
+            c|exited|Exited (137) About a minute ago\n\
+            d|paused|Up 1 second (Paused)\n\
+            e|dead|Dead\n\
+            |running|Up 1 second\n";
+        let statuses = listing(listed);
+        assert_eq!(statuses.len(), 5);
+        assert_eq!(statuses["a"], TaskStatus::Running);
+        assert_eq!(statuses["b"], TaskStatus::Exited { code: Some(3) });
+        assert_eq!(statuses["c"], TaskStatus::Exited { code: Some(137) });
+        assert_eq!(statuses["d"], TaskStatus::Running);
+        assert_eq!(statuses["e"], TaskStatus::Exited { code: None });
+    }
+
+    /// A runtime whose `docker` is test-support's stand-in.
+    fn recording(stand_in: &DockerStandIn) -> Docker {
+        Docker {
+            program: stand_in.program().display().to_string(),
+            ..Docker::new("7099")
+        }
+    }
+
+    fn spec(task_id: &str) -> TaskSpec {
+        TaskSpec {
+            task_id: task_id.into(),
+            request_id: "r".into(),
+            deploy_id: "d".into(),
+            image: "hello-mesos:7".into(),
+            env: Vec::new(),
+            memory_mb: 0.0,
+            cpus: 0.0,
+        }
+    }
+
+    #[tokio::test]
+    async fn only_the_newest_released_containers_are_kept() {
+        let stand_in = DockerStandIn::new();
+        let docker = recording(&stand_in);
+        let tasks: Vec<String> = (1..=STOPPED_KEPT + 2).map(|n| format!("t{n}")).collect();
+        for task in &tasks {
+            docker.start(&spec(task)).await.unwrap();
+        }
+        for task in &tasks {
+            docker.release(task).await;
+        }
+        let calls = stand_in.calls();
+        let removed: Vec<&String> = calls.iter().filter(|l| l.starts_with("rm")).collect();
+        // The two oldest, each as the next one ended.
+        assert_eq!(
+            removed,
+            ["rm --force --volumes c-t1", "rm --force --volumes c-t2"]
+        );
+    }
+
+    #[tokio::test]
+    async fn no_task_starts_once_the_platform_stops() {
+        let stand_in = DockerStandIn::new();
+        let docker = recording(&stand_in);
+        docker.stop_all(Duration::from_secs(1)).await.unwrap();
+        assert_eq!(
+            docker.start(&spec("late")).await,
+            Err("the platform is stopping".into())
         );
     }
 }

@@ -193,16 +193,15 @@ impl Runtime for Simulated {
         }
     }
 
-    fn status(&self, task_id: &str) -> impl Future<Output = TaskStatus> + Send {
-        let status = self
+    fn statuses(&self) -> impl Future<Output = Result<HashMap<String, TaskStatus>, String>> + Send {
+        let statuses = self
             .tasks
             .lock()
             .expect("tasks")
-            .get(task_id)
-            .map_or(TaskStatus::Exited { code: None }, |task| {
-                task.status.lock().expect("status").clone()
-            });
-        async move { status }
+            .iter()
+            .map(|(id, task)| (id.clone(), task.status.lock().expect("status").clone()))
+            .collect();
+        async move { Ok(statuses) }
     }
 
     fn stop(&self, task_id: &str, grace: Duration) -> impl Future<Output = ()> + Send {
@@ -250,6 +249,12 @@ impl Runtime for Simulated {
                 logs[logs.len().saturating_sub(lines)..].to_vec()
             });
         async move { logs }
+    }
+
+    fn release(&self, task_id: &str) -> impl Future<Output = ()> + Send {
+        // Nothing is kept of an ended task: the model has its lines.
+        self.tasks.lock().expect("tasks").remove(task_id);
+        async {}
     }
 }
 
@@ -349,6 +354,11 @@ impl LocalSingularity {
     /// What the page would show now.
     pub fn view(&self) -> View {
         self.block_on(self.singularity.view())
+    }
+
+    /// A task's last lines, as the page gets them.
+    pub fn task_lines(&self, task_id: &str) -> Option<Vec<String>> {
+        self.block_on(self.singularity.task_lines(task_id))
     }
 
     /// The runtime's tasks.

@@ -33,17 +33,15 @@ use super::{
         CHECKS_KEPT, DeployResult, Failure, HealthCheck, State, TaskEntry, TaskId, TaskStatus,
         duration_text, now_millis,
     },
+    watch::{self, keep_lines},
 };
-use crate::runtime::{self, Runtime, TaskSpec};
+use crate::runtime::{Runtime, TaskSpec};
 
 /// How many finished tasks are kept for the page.
 const FINISHED_KEPT: usize = 50;
 
-/// The shortest pause between two looks at a deploy.
-const MIN_INTERVAL: Duration = Duration::from_millis(10);
-
-/// How many log lines a failure's message quotes.
-const FAILURE_LOG_LINES: usize = 5;
+/// The shortest pause between two looks at a deploy (or at all tasks).
+pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What a deploy runs, read from the saved deploy.
 struct Plan {
@@ -219,7 +217,7 @@ async fn check<R: Runtime>(
             Vec::new(),
         ));
     }
-    refresh_statuses(inner, tasks).await;
+    watch::refresh(inner, |task_id| tasks.iter().any(|t| t == task_id)).await;
 
     // A task that ended by itself fails the deploy at once.
     let snapshot = snapshot(inner, tasks).await;
@@ -471,40 +469,13 @@ async fn snapshot<R: Runtime>(inner: &Inner<R>, tasks: &[String]) -> Snapshot {
         .collect()
 }
 
-/// Asks the runtime whether each live task still runs; one that ended becomes `Failed` with
-/// Mesos's message and its last lines.
-pub(super) async fn refresh_statuses<R: Runtime>(inner: &Inner<R>, tasks: &[String]) {
-    for task_id in tasks {
-        let live = {
-            let state = inner.state.lock().await;
-            state
-                .tasks
-                .iter()
-                .any(|t| &t.id.id == task_id && matches!(t.status, TaskStatus::Running { .. }))
-        };
-        if !live {
-            continue;
-        }
-        if let runtime::TaskStatus::Exited { code } = inner.runtime.status(task_id).await {
-            // Singularity passes Mesos's status message: "Container exited with status N".
-            // The task's last lines after it are this platform's addition, so that a
-            // learner sees why without a second look (documented in the module's docs).
-            let lines = inner.runtime.logs(task_id, FAILURE_LOG_LINES).await;
-            let mut message = match code {
-                Some(code) => format!("Container exited with status {code}"),
-                None => "Container terminated by a signal".to_string(),
-            };
-            if !lines.is_empty() {
-                message.push_str(&format!("; last lines: {}", lines.join(" | ")));
-            }
-            set_status(inner, task_id, TaskStatus::Failed { code, message }).await;
-        }
-    }
-}
-
 /// Sets a live task's status; whether it was still live (a stopped or failed one stays as
 /// it ended).
-async fn set_status<R: Runtime>(inner: &Inner<R>, task_id: &str, status: TaskStatus) -> bool {
+pub(super) async fn set_status<R: Runtime>(
+    inner: &Inner<R>,
+    task_id: &str,
+    status: TaskStatus,
+) -> bool {
     let mut state = inner.state.lock().await;
     match state.tasks.iter_mut().find(|t| t.id.id == task_id) {
         Some(task) if task.status.live() => {
@@ -685,10 +656,12 @@ async fn launch<R: Runtime>(
                 checks: Default::default(),
                 refused: false,
                 nonstartup_checks: 0,
+                lines: Vec::new(),
             });
         }
         trim(&mut state);
     }
+    watch::start(inner);
     let ids: Vec<String> = specs.iter().map(|s| s.task_id.clone()).collect();
     // Each start (a pull may take minutes) goes on by itself: the checker keeps looking,
     // so a cancel or the deploy's time limit is not held back by a slow start.
@@ -715,6 +688,7 @@ async fn launch<R: Runtime>(
                     .runtime
                     .stop(&spec.task_id, inner.settings.stop_grace)
                     .await;
+                keep_lines(&inner, &spec.task_id).await;
             }
         });
     }
@@ -815,8 +789,13 @@ async fn finish<R: Runtime>(
     stop(inner, to_stop).await;
 }
 
-/// Stops these tasks, all at once, each with the stop grace.
+/// Stops these tasks, all at once, each with the stop grace, and keeps their last lines.
 async fn stop<R: Runtime>(inner: &Arc<Inner<R>>, tasks: Vec<String>) {
+    stop_then(inner, tasks, true).await;
+}
+
+/// Stops these tasks, all at once, each with the stop grace; keeps their last lines if `keep`.
+async fn stop_then<R: Runtime>(inner: &Arc<Inner<R>>, tasks: Vec<String>, keep: bool) {
     let stops: Vec<_> = tasks
         .into_iter()
         .map(|task_id| {
@@ -828,6 +807,9 @@ async fn stop<R: Runtime>(inner: &Arc<Inner<R>>, tasks: Vec<String>) {
                     .runtime
                     .stop(&task_id, inner.settings.stop_grace)
                     .await;
+                if keep {
+                    keep_lines(&inner, &task_id).await;
+                }
             })
         })
         .collect();
@@ -842,10 +824,10 @@ pub(super) async fn stop_request_tasks<R: Runtime>(inner: &Arc<Inner<R>>, reques
     stop(inner, tasks).await;
 }
 
-/// Stops every live task (the platform stops).
+/// Stops every live task (the platform stops: nothing is kept of them).
 pub(super) async fn stop_all<R: Runtime>(inner: &Arc<Inner<R>>) {
     let tasks = live_tasks(inner, |_| true).await;
-    stop(inner, tasks).await;
+    stop_then(inner, tasks, false).await;
 }
 
 async fn live_tasks<R: Runtime>(
@@ -874,10 +856,4 @@ pub(super) async fn restart<R: Runtime>(inner: &Arc<Inner<R>>, request_id: &str,
         Plan::of(&deploy.deploy, &entry.request, &inner.settings)
     };
     launch(inner, request_id, deploy_id, &plan).await;
-}
-
-/// The live tasks' statuses brought up to date (for the page).
-pub(super) async fn refresh_all<R: Runtime>(inner: &Inner<R>) {
-    let tasks = live_tasks(inner, |_| true).await;
-    refresh_statuses(inner, &tasks).await;
 }

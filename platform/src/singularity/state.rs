@@ -132,6 +132,8 @@ pub(crate) struct TaskEntry {
     pub refused: bool,
     /// How many of its checks failed otherwise (an HTTP error, a timeout).
     pub nonstartup_checks: u64,
+    /// Its last lines of output, kept once it has ended.
+    pub lines: Vec<String>,
 }
 
 /// A task's life as Mesos reports it.

@@ -79,28 +79,43 @@ pub fn ready_for(images: &[&str]) -> bool {
     true
 }
 
-/// A running platform, stopped with SIGINT when dropped.
+/// A running platform, stopped with SIGINT when dropped; then none of its containers may
+/// be left, in any state (the test fails otherwise).
 pub struct Platform {
     pub app: App,
     pub port: u16,
     pub discovery: SocketAddr,
     /// `http://127.0.0.1:PORT`
     pub url: String,
+    /// The `docker` it runs: Docker's own, or a stand-in (no engine then, none checked).
+    docker: Option<String>,
     _turn: MutexGuard<'static, ()>,
 }
 
 impl Platform {
     /// Starts the platform with `args` after the ports, and waits for its last start-up line.
     pub fn start(args: &[&str]) -> Platform {
+        Platform::start_with(None, args)
+    }
+
+    /// Starts the platform with `docker` as its `docker` command (`None`: Docker's own, whose
+    /// containers of this platform are checked before and after) and `args` after the ports.
+    pub fn start_with(docker: Option<&Path>, args: &[&str]) -> Platform {
         let turn = ONE_AT_A_TIME
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (port, discovery) = (free_address().port(), free_address());
+        let docker = docker.map(|path| path.display().to_string());
+        if docker.is_none() {
+            let before = containers_of(port, true);
+            assert!(before.is_empty(), "containers on port {port}: {before:?}");
+        }
         Platform {
-            app: spawn(port, discovery, args),
+            app: spawn(port, discovery, args, docker.as_deref()),
             port,
             discovery,
             url: format!("http://127.0.0.1:{port}"),
+            docker,
             _turn: turn,
         }
     }
@@ -115,7 +130,7 @@ impl Platform {
     pub fn crash_and_restart(&mut self, args: &[&str]) {
         self.app.signal(Signal::SIGKILL);
         self.app.wait(Duration::from_secs(5));
-        self.app = spawn(self.port, self.discovery, args);
+        self.app = spawn(self.port, self.discovery, args, self.docker.as_deref());
     }
 
     /// Singularity's base URL, as `SINGULARITY_URL` takes it.
@@ -248,8 +263,16 @@ impl Platform {
     }
 }
 
-/// Starts the platform's binary and waits for its last start-up line.
-fn spawn(port: u16, discovery: SocketAddr, args: &[&str]) -> App {
+/// Starts the platform's binary (with `docker` as its `docker` command, if given) and waits
+/// for its last start-up line.
+fn spawn(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&str>) -> App {
+    let mut app = launch(port, discovery, args, docker);
+    app.wait_for_line("Stop with Ctrl+C", Duration::from_secs(60));
+    app
+}
+
+/// Starts the platform's binary (with `docker` as its `docker` command, if given).
+pub fn launch(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&str>) -> App {
     let mut command = Command::new(env!("CARGO_BIN_EXE_platform"));
     command
         .args(["--port", &port.to_string()])
@@ -258,9 +281,9 @@ fn spawn(port: u16, discovery: SocketAddr, args: &[&str]) -> App {
     // Docker's client needs to find itself and its settings.
     let path = std::env::var("PATH").unwrap_or_default();
     let home = std::env::var("HOME").unwrap_or_default();
-    let mut app = App::spawn(command, &[("PATH", &path), ("HOME", &home)]);
-    app.wait_for_line("Stop with Ctrl+C", Duration::from_secs(60));
-    app
+    let mut env = vec![("PATH", path.as_str()), ("HOME", home.as_str())];
+    env.extend(docker.map(|docker| ("DOCKER", docker)));
+    App::spawn(command, &env)
 }
 
 impl Drop for Platform {
@@ -269,8 +292,39 @@ impl Drop for Platform {
             self.app.signal(Signal::SIGINT);
             self.app.wait(Duration::from_secs(30));
         }
+        if self.docker.is_some() || thread::panicking() {
+            return;
+        }
+        // A container whose create was under way when the platform stopped shows up a moment
+        // later: look for a while, then remove what is left so that the next run is clean.
+        let deadline = Instant::now() + LEFT_WAIT;
+        let mut left = containers_of(self.port, true);
+        while left.is_empty() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(200));
+            left = containers_of(self.port, true);
+        }
+        if !left.is_empty() {
+            let states = docker(&[
+                "ps",
+                "--all",
+                "--format",
+                "{{.ID}} {{.State}}",
+                "--filter",
+                &format!("label=hello-mesos.platform={}", self.port),
+            ]);
+            let mut rm = vec!["rm", "--force"];
+            rm.extend(left.iter().map(String::as_str));
+            let _ = docker(&rm);
+            panic!(
+                "the platform on port {} left containers: {states:?}",
+                self.port
+            );
+        }
     }
 }
+
+/// How long a stopped platform's containers are looked for.
+const LEFT_WAIT: Duration = Duration::from_secs(2);
 
 /// The containers labelled for the platform on `port`.
 pub fn containers_of(port: u16, all: bool) -> Vec<String> {
