@@ -3,7 +3,7 @@
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
 //! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
 //! discovery ([`discovery`]); servers that misbehave on purpose, for Singularity's clients
-//! and step 09's ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); and
+//! and the discovery client ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); and
 //! the fixtures to run `otpl-deploy` ([`singularity`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
@@ -35,8 +35,39 @@ macro_rules! step_bin {
 #[macro_export]
 macro_rules! contracts {
     ($($lesson:ident),+ $(,)?) => {
-        $( $crate::contracts_of!($lesson); )+
+        $( $crate::contracts_of!($crate::step_bin!(); $lesson); )+
     };
+}
+
+/// [`contracts!`] on the binary that `bin` names (an expression giving a `&str` or a
+/// `String`, written as from inside a module of the test crate): for a library, the
+/// contracts checked on a program that uses it.
+///
+/// ```text
+/// test_support::contracts_on!(crate::service(); discovery_client);
+/// ```
+#[macro_export]
+macro_rules! contracts_on {
+    ($bin:expr; $($lesson:ident),+ $(,)?) => {
+        $( $crate::contracts_of!($bin; $lesson); )+
+    };
+}
+
+/// The path of example `name` of the package whose tests are running: `cargo test` builds
+/// a package's examples along with its tests, next to them (`target/PROFILE/examples/`).
+pub fn example_bin(name: &str) -> String {
+    let test = std::env::current_exe().expect("the path of the running test");
+    // target/PROFILE/deps/TEST → target/PROFILE/examples/NAME
+    let profile = test.parent().and_then(std::path::Path::parent);
+    let example = profile.map(|dir| dir.join("examples").join(name));
+    match example {
+        Some(path) if path.is_file() => path.display().to_string(),
+        _ => panic!(
+            "no example {name} next to {}: `cargo test -p PACKAGE` builds it, \
+             `cargo test --test …` alone does not",
+            test.display()
+        ),
+    }
 }
 
 // `contracts_of!`: the contracts of each lesson, by name, listed by build.rs.
@@ -46,12 +77,12 @@ include!(concat!(env!("OUT_DIR"), "/contracts_of.rs"));
 #[doc(hidden)]
 #[macro_export]
 macro_rules! tests_for {
-    ($lesson:ident: $($contract:ident),+ $(,)?) => {
+    ($bin:expr; $lesson:ident: $($contract:ident),+ $(,)?) => {
         mod $lesson {
             $(
                 #[test]
                 fn $contract() {
-                    $crate::contracts::$lesson::$contract($crate::step_bin!());
+                    $crate::contracts::$lesson::$contract(&$bin);
                 }
             )+
         }
