@@ -8,6 +8,11 @@
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
+use std::{
+    path::{Path, PathBuf},
+    time::SystemTime,
+};
+
 pub mod app;
 pub mod contracts;
 pub mod cpu_quota;
@@ -55,19 +60,58 @@ macro_rules! contracts_on {
 
 /// The path of example `name` of the package whose tests are running: `cargo test` builds
 /// a package's examples along with its tests, next to them (`target/PROFILE/examples/`).
+/// `cargo test --test …` builds no example, so one left by an earlier build is refused if
+/// any of the package's files is newer: the tests would check old code.
 pub fn example_bin(name: &str) -> String {
     let test = std::env::current_exe().expect("the path of the running test");
     // target/PROFILE/deps/TEST → target/PROFILE/examples/NAME
-    let profile = test.parent().and_then(std::path::Path::parent);
+    let profile = test.parent().and_then(Path::parent);
     let example = profile.map(|dir| dir.join("examples").join(name));
-    match example {
-        Some(path) if path.is_file() => path.display().to_string(),
-        _ => panic!(
-            "no example {name} next to {}: `cargo test -p PACKAGE` builds it, \
-             `cargo test --test …` alone does not",
+    let built = example.as_deref().and_then(modified);
+    let (Some(example), Some(built)) = (example, built) else {
+        panic!(
+            "no example {name} next to {}: {BUILD_EXAMPLES}",
             test.display()
-        ),
+        );
+    };
+    // Cargo sets it when it runs the tests.
+    let package = std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    if let Some(newer) = newer_than(Path::new(&package), built) {
+        panic!(
+            "{} is older than {}: {BUILD_EXAMPLES}",
+            example.display(),
+            newer.display()
+        );
     }
+    example.display().to_string()
+}
+
+const BUILD_EXAMPLES: &str =
+    "`cargo test -p PACKAGE` builds it, `cargo test --test …` alone does not";
+
+/// When `path` was last modified, if it exists.
+fn modified(path: &Path) -> Option<SystemTime> {
+    path.metadata().and_then(|meta| meta.modified()).ok()
+}
+
+/// A file under `dir` (but not in `target/`) modified after `time`, if any.
+fn newer_than(dir: &Path, time: SystemTime) -> Option<PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries
+        .flatten()
+        .map(|entry| entry.path())
+        .find_map(|path| {
+            if path.is_dir() {
+                let output = path.file_name().is_some_and(|name| name == "target");
+                if output {
+                    None
+                } else {
+                    newer_than(&path, time)
+                }
+            } else {
+                modified(&path).filter(|&at| at > time).map(|_| path)
+            }
+        })
 }
 
 // `contracts_of!`: the contracts of each lesson, by name, listed by build.rs.
