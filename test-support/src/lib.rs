@@ -1,9 +1,10 @@
 //! What the step crates' tests share: the mechanics of running a step's real binary
 //! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
-//! contracts themselves ([`contracts`]), which each step lists with [`contracts!`];
-//! plus recording stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's
-//! discovery ([`discovery`]); servers that misbehave on purpose, for Singularity's clients
-//! and the discovery client ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); and
+//! contracts themselves ([`contracts`]), which each step lists with [`contracts!`] (and
+//! the discovery client, on a program that uses it, with [`contracts_on!`]); plus recording
+//! stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's discovery
+//! ([`discovery`]); servers that misbehave on purpose, for Singularity's clients and the
+//! discovery client ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); and
 //! the fixtures to run `otpl-deploy` ([`singularity`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
