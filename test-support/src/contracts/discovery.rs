@@ -184,10 +184,13 @@ pub fn heartbeats_repeat_the_announcement(bin: &str) {
         beats.iter().all(|beat| beat.json() == first),
         &format!("the heartbeats differ: {beats:?}"),
     );
-    // Every DISCOVERY_HEARTBEAT_MS (100), not as fast as it can.
+    // Every DISCOVERY_HEARTBEAT_MS (100), not as fast as it can: on average, as the time a
+    // request is recorded is when the stand-in gets to it, and on a busy machine two
+    // heartbeats sent 100 ms apart may be recorded a millisecond apart.
     let gaps: Vec<_> = beats.windows(2).map(|w| w[1].at - w[0].at).collect();
+    let span = beats[beats.len() - 1].at - beats[0].at;
     app.check(
-        gaps.iter().all(|gap| *gap >= Duration::from_millis(50)),
+        span >= Duration::from_millis(50) * gaps.len() as u32,
         &format!("heartbeats too close together: {gaps:?}"),
     );
     let running = app.is_running();
