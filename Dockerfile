@@ -31,13 +31,14 @@ ENV RUSTFLAGS="-C target-feature=+crt-static"
 # compiles little more than that step. --locked builds exactly the versions in Cargo.lock.
 # Cargo rebuilds a crate when its sources are newer than its last build, but COPY keeps the files'
 # dates, so a build from another copy of the repository, left in the cache, could look up to date:
-# `cargo clean --package` makes sure the step itself is always compiled from the sources above.
+# `cargo clean --package` makes sure the step, and the discovery client of step 09 (the workspace's
+# own library), are always compiled from the sources above.
 # The target directory is a cache, not part of the image, so the binary is copied out in the same
 # command, to a fixed path that the ENTRYPOINT below can name whatever the step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     target="$(uname -m)-unknown-linux-gnu" \
-    && cargo clean --release --target "$target" --package "$STEP" \
+    && cargo clean --release --target "$target" --package "$STEP" --package discovery-client \
     && cargo build --release --locked --target "$target" --package "$STEP" \
     && cp "target/$target/release/$STEP" /hello-mesos
 

@@ -27,7 +27,7 @@ fn main() {
         let list = contracts.join(", ");
         writeln!(
             arms,
-            "    ({lesson}) => {{ $crate::tests_for!({lesson}: {list}); }};"
+            "    ($bin:expr; {lesson}) => {{ $crate::tests_for!($bin; {lesson}: {list}); }};"
         )
         .expect("writing to a String");
     }

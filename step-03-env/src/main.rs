@@ -3,7 +3,7 @@
 //! Run it:  TASK_HOST=localhost PORT0=3000 cargo run -p step-03-env
 //! Try it:  curl http://localhost:3000
 
-use std::{env, fmt::Display, process};
+use std::{env, fmt::Display, net::IpAddr, process};
 
 use axum::{Router, routing::get};
 use tokio::net::TcpListener;
@@ -27,7 +27,8 @@ async fn main() {
         .unwrap_or_else(|err| fail(4, format!("Cannot listen on {host}:{port}: {err}")));
     // With PORT0=0 the operating system chooses a free port: print the one we got.
     let port = listener.local_addr().map_or(port, |addr| addr.port());
-    println!("Server running at: http://{host}:{port}");
+    let url = url_of(&host, port);
+    println!("Server running at: {url}");
 
     // Serve until the process is killed. There is no signal handling yet: see step 04.
     if let Err(err) = axum::serve(listener, app).await {
@@ -52,4 +53,13 @@ fn require_env(name: &str) -> String {
 fn fail(code: i32, message: impl Display) -> ! {
     eprintln!("{message}");
     process::exit(code)
+}
+
+/// The URL at which a server listening on `host` and `port` is reached. An IPv6 address
+/// goes in brackets (`http://[::1]:3000`): without them, its colons and the port's mix up.
+fn url_of(host: &str, port: u16) -> String {
+    match host.parse() {
+        Ok(IpAddr::V6(_)) => format!("http://[{host}]:{port}"),
+        _ => format!("http://{host}:{port}"),
+    }
 }

@@ -3,7 +3,7 @@
 //! Run it:  TASK_HOST=localhost PORT0=3000 cargo run -p step-07-health
 //! Try it:  curl http://localhost:3000/health
 
-use std::{env, fmt::Display, process, time::Duration};
+use std::{env, fmt::Display, net::IpAddr, process, time::Duration};
 
 use axum::{Router, routing::get};
 use tokio::{
@@ -41,7 +41,8 @@ async fn main() {
         .unwrap_or_else(|err| fail(4, format!("Cannot listen on {host}:{port}: {err}")));
     // With PORT0=0 the operating system chooses a free port: print the one we got.
     let port = listener.local_addr().map_or(port, |addr| addr.port());
-    println!("Server running at: http://{host}:{port}");
+    let url = url_of(&host, port);
+    println!("Server running at: {url}");
 
     // Serve until a stop signal arrives. Then axum stops accepting connections, closes the
     // idle ones, and waits for the requests in progress; main returns and the exit code is 0.
@@ -100,4 +101,13 @@ fn require_env(name: &str) -> String {
 fn fail(code: i32, message: impl Display) -> ! {
     eprintln!("{message}");
     process::exit(code)
+}
+
+/// The URL at which a server listening on `host` and `port` is reached. An IPv6 address
+/// goes in brackets (`http://[::1]:3000`): without them, its colons and the port's mix up.
+fn url_of(host: &str, port: u16) -> String {
+    match host.parse() {
+        Ok(IpAddr::V6(_)) => format!("http://[{host}]:{port}"),
+        _ => format!("http://{host}:{port}"),
+    }
 }

@@ -4,11 +4,10 @@
 //! Try it:  it says it is not announcing; deployed with OT_ENV=pp-sf and DISCOVERY_HOST set,
 //!          it is listed by curl http://$DISCOVERY_HOST/watch
 
-mod discovery;
-
-use std::{env, fmt::Display, process, time::Duration};
+use std::{env, fmt::Display, net::IpAddr, process, time::Duration};
 
 use axum::{Router, routing::get};
+use discovery_client::{Announcer, Settings, start_announcing};
 use tokio::{
     net::TcpListener,
     signal::unix::{SignalKind, signal},
@@ -33,7 +32,7 @@ async fn main() {
         .parse()
         .unwrap_or_else(|_| fail(3, format!("PORT0 is not a valid port: {port:?}")));
     // Outside development mode we announce ourselves: check those settings now, before binding.
-    let settings = discovery::Settings::from_env().unwrap_or_else(|message| fail(3, message));
+    let settings = Settings::from_env().unwrap_or_else(|message| fail(3, message));
 
     // Two routes: `GET /` says hello; `GET /health` tells Singularity we are up.
     let app = Router::new()
@@ -46,10 +45,10 @@ async fn main() {
         .unwrap_or_else(|err| fail(4, format!("Cannot listen on {host}:{port}: {err}")));
     // With PORT0=0 the operating system chooses a free port: print the one we got.
     let port = listener.local_addr().map_or(port, |addr| addr.port());
-    let url = discovery::url_of(&host, port);
+    let url = url_of(&host, port);
     println!("Server running at: {url}");
     // Only now can others reach us: tell discovery where, and keep telling it until we stop.
-    let announcer = discovery::start_announcing(settings, url);
+    let announcer = start_announcing(settings, url);
 
     // Serve until a stop signal arrives. Then axum stops accepting connections, closes the
     // idle ones, and waits for the requests in progress; main returns and the exit code is 0.
@@ -87,7 +86,7 @@ fn stop_signal() -> impl Future<Output = &'static str> {
 
 /// Waits for the stop signal and says so; axum starts draining when this returns. A client
 /// that stops reading its answer would keep the drain going forever, so a timer ends it.
-async fn drain_on(stop: impl Future<Output = &'static str>, announcer: discovery::Announcer) {
+async fn drain_on(stop: impl Future<Output = &'static str>, announcer: Announcer) {
     println!("Caught {}", stop.await);
     // Leave discovery first, so that traffic stops coming before we stop taking it.
     announcer.leave().await;
@@ -110,4 +109,13 @@ fn require_env(name: &str) -> String {
 fn fail(code: i32, message: impl Display) -> ! {
     eprintln!("{message}");
     process::exit(code)
+}
+
+/// The URL at which a server listening on `host` and `port` is reached. An IPv6 address
+/// goes in brackets (`http://[::1]:3000`): without them, its colons and the port's mix up.
+fn url_of(host: &str, port: u16) -> String {
+    match host.parse() {
+        Ok(IpAddr::V6(_)) => format!("http://[{host}]:{port}"),
+        _ => format!("http://{host}:{port}"),
+    }
 }

@@ -1,5 +1,7 @@
 //! The contracts of each lesson, checked on a step's real binary from outside. A step keeps
 //! the contracts of the steps before it: its tests list them with [`crate::contracts!`].
+//! The discovery client's contracts are checked on a service that uses it
+//! ([`crate::contracts_on!`]).
 
 use std::{
     net::TcpListener,
@@ -86,6 +88,7 @@ fn expect_clean_stop(app: &mut App, signal: Signal) {
 
 // One module per lesson: each holds the contracts of that step's lesson.
 pub mod discovery;
+pub mod discovery_client;
 pub mod env;
 pub mod health;
 pub mod hello;

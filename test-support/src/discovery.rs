@@ -2,10 +2,7 @@
 //! server, and that server, which takes the announcements. They are two stand-ins, so
 //! that an app announcing to the seed host instead of the server it lists is caught.
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, Mutex, OnceLock},
-};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::{
     Router,
@@ -16,7 +13,7 @@ use axum::{
 };
 use tokio::sync::watch;
 
-use crate::stand_in::{Recorded, StandIn};
+use crate::stand_in::{Recorded, Reserved, StandIn};
 
 /// How the discovery server answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,12 +48,12 @@ pub struct Discovery {
 impl Discovery {
     /// Starts a seed host on a free port, and a discovery server answering `answer`.
     pub fn start(answer: Answer) -> Discovery {
-        Discovery::start_on("127.0.0.1:0".parse().expect("an address"), answer)
+        Discovery::start_on(Reserved::new(), answer)
     }
 
-    /// Starts the seed host on `seed`: discovery coming up on an address already handed
-    /// to the app (see [`crate::stand_in::free_address`]).
-    pub fn start_on(seed: SocketAddr, answer: Answer) -> Discovery {
+    /// Starts the seed host on the `seed` port: discovery coming up on an address already
+    /// handed to the app.
+    pub fn start_on(seed: Reserved, answer: Answer) -> Discovery {
         let answer = Arc::new(Mutex::new(answer));
         let (stopping, stopping_seen) = watch::channel(false);
         let state = Server {
@@ -71,7 +68,7 @@ impl Discovery {
         );
         // The listing names the seed's own URL, known once it is up (its port may be 0).
         let listing = Arc::new(OnceLock::new());
-        let seed = StandIn::start_on(
+        let seed = StandIn::start_reserved(
             seed,
             Router::new()
                 .route("/watch", get(list))

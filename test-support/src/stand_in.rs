@@ -15,6 +15,7 @@ use axum::{
     middleware::{self, Next},
     response::Response,
 };
+use socket2::{Domain, Socket, Type};
 use tokio::sync::oneshot;
 
 /// One request as the stand-in received it.
@@ -51,11 +52,26 @@ impl StandIn {
         StandIn::start_on("127.0.0.1:0".parse().expect("an address"), router)
     }
 
-    /// Serves `router` on `address`: a stand-in that comes up later on a port already
-    /// handed to the app, as a server that was down at first.
+    /// Serves `router` on `address`.
     pub fn start_on(address: SocketAddr, router: Router) -> StandIn {
         let listener = TcpListener::bind(address)
             .unwrap_or_else(|err| panic!("stand-in cannot listen on {address}: {err}"));
+        StandIn::serve(listener, router)
+    }
+
+    /// Serves `router` on the `reserved` port: a stand-in that comes up later on a port
+    /// already handed to the app, as a server that was down at first.
+    pub fn start_reserved(reserved: Reserved, router: Router) -> StandIn {
+        let address = reserved.address();
+        reserved
+            .socket
+            .listen(128)
+            .unwrap_or_else(|err| panic!("stand-in cannot listen on {address}: {err}"));
+        StandIn::serve(reserved.socket.into(), router)
+    }
+
+    /// Serves `router` on `listener`, in a thread of its own.
+    fn serve(listener: TcpListener, router: Router) -> StandIn {
         listener
             .set_nonblocking(true)
             .expect("a non-blocking listener");
@@ -161,7 +177,38 @@ async fn record(State(log): State<Log>, request: Request, next: Next) -> Respons
         .await
 }
 
-/// A port on 127.0.0.1 that was free a moment ago, for a stand-in started later.
+/// A port on 127.0.0.1 kept for a server that is down: a socket bound to it that does not
+/// listen, so that connections to it are refused, and that no other test's server is given
+/// it meanwhile (as a port that is merely free could be: then an app pointed at a server
+/// that is down would talk to another test's server instead). Released when dropped.
+pub struct Reserved {
+    socket: Socket,
+}
+
+impl Reserved {
+    /// Reserves a free port of 127.0.0.1.
+    pub fn new() -> Reserved {
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("a TCP socket");
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("an address");
+        socket.bind(&any.into()).expect("a free port");
+        Reserved { socket }
+    }
+
+    /// Its address, `127.0.0.1:PORT`.
+    pub fn address(&self) -> SocketAddr {
+        let address = self.socket.local_addr().expect("a bound address");
+        address.as_socket().expect("an IP address")
+    }
+}
+
+impl Default for Reserved {
+    fn default() -> Reserved {
+        Reserved::new()
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago, for a server that starts at once (see
+/// [`Reserved`] for one that starts later, or never).
 pub fn free_address() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     listener.local_addr().expect("its address")

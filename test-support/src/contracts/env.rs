@@ -73,3 +73,18 @@ pub fn address_of_another_machine_exits_4(bin: &str) {
         .and(predicate::str::contains("Cannot assign requested address"));
     refuses_to_start(bin, &env, 4, message);
 }
+
+pub fn ipv6_task_host_is_a_url(bin: &str) {
+    if TcpListener::bind("[::1]:0").is_err() {
+        return skip("no IPv6 loopback (::1) on this machine");
+    }
+    let mut app = App::start(bin, &[("TASK_HOST", "::1"), ("PORT0", "0")]);
+    let url = app.ready();
+    // `http://::1:PORT` is not a URL: an IPv6 address goes in brackets.
+    let port = url.strip_prefix("http://[::1]:");
+    app.check(
+        port.is_some_and(|port| port.parse::<u16>().is_ok()),
+        &format!("the readiness line's {url:?} is not http://[::1]:PORT"),
+    );
+    expect_response(&app, http::get(&format!("{url}/")), 200, HELLO);
+}
