@@ -401,6 +401,7 @@ fn overdue_comes_past_the_deploy_timeout_plus_the_health_check_time_and_a_slow_s
     deploy["deploy"]["deployHealthTimeoutSeconds"] = json!(0);
     deploy["deploy"]["healthcheck"] = json!({ "uri": "/health", "portIndex": 0,
         "startupTimeoutSeconds": 1, "responseTimeoutSeconds": 0 });
+    let posted = Instant::now();
     api.post("/api/deploys", &deploy);
     let result = api.result("d1");
     assert_eq!(result["deployState"], "OVERDUE", "{result}");
@@ -409,10 +410,17 @@ fn overdue_comes_past_the_deploy_timeout_plus_the_health_check_time_and_a_slow_s
         "Deploy was able to launch 1 tasks, but not all of them became healthy within 00:01.050"
     );
     assert!(took(&api, "d1") < 2000, "{}", took(&api, "d1"));
-    // The task that started after its deploy ended is stopped as soon as it has started.
-    std::thread::sleep(Duration::from_secs(3));
+    // The task that started after its deploy ended (2 s after it was asked for) is stopped
+    // as soon as it has started.
+    std::thread::sleep(
+        (posted + Duration::from_millis(2300)).saturating_duration_since(Instant::now()),
+    );
+    let deadline = posted + Duration::from_secs(5);
+    while !api.singularity.simulated().running().is_empty() {
+        assert!(Instant::now() < deadline, "the late task still runs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(api.singularity.simulated().started().len(), 1);
-    assert_eq!(api.singularity.simulated().running(), Vec::<String>::new());
 }
 
 #[test]
@@ -493,7 +501,11 @@ fn a_successful_deploy_stops_the_previous_ones_tasks() {
 
 #[test]
 fn a_health_check_redirect_is_not_followed() {
-    let api = Api::start();
+    // A start-up timeout of 200 ms: the 302s fail the deploy past 0.2 + 0.05 + 0.5 s.
+    let api = Api::with(Settings {
+        startup_timeout: Duration::from_millis(200),
+        ..LocalSingularity::quick()
+    });
     let result = api.deploy_to_its_end(1, "redirect");
     assert_eq!(result["deployState"], "FAILED", "{result}");
     let view = api.singularity.view();
@@ -516,6 +528,7 @@ fn ports_in_use_are_not_handed_out() {
     let api = Api::with(Settings {
         ports: port..=port + 1,
         deploy_timeout: Duration::from_millis(800),
+        startup_timeout: Duration::from_millis(200),
         ..LocalSingularity::quick()
     });
     // One instance gets the free port; the other none: not enough resources.
