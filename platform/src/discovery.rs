@@ -40,6 +40,10 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(25);
 const MAX_BODY: usize = 16 * 1024;
 /// How long `GET /watch?since=N` waits for a change.
 const LONG_POLL: Duration = Duration::from_secs(30);
+/// How many announcements are listed at once: step 09 runs a few; 100 of at most 16 KiB
+/// each bound what a runaway client (or a page the learner visits) can make the server hold.
+/// The heartbeat of a listed one always passes.
+const MAX_LISTED: usize = 100;
 /// How many announce/unannounce/expiry events the page shows.
 const EVENTS: usize = 50;
 
@@ -286,7 +290,13 @@ async fn announce(State(discovery): State<Discovery>, headers: HeaderMap, body: 
         .unwrap_or_default()
         .to_string();
 
+    // Leases that ended make room before the count.
+    discovery.sweep();
     let mut state = discovery.lock();
+    if let Err(message) = room_for(&state.listed, &id) {
+        drop(state);
+        return (StatusCode::SERVICE_UNAVAILABLE, message + "\n").into_response();
+    }
     let listed = Listed {
         announcement: announcement.clone(),
         renewed: Instant::now(),
@@ -309,6 +319,18 @@ async fn unannounce(State(discovery): State<Discovery>, Path(id): Path<String>) 
         }
         None => (StatusCode::NOT_FOUND, format!("no announcement {id}\n")).into_response(),
     }
+}
+
+/// Whether `id` may be listed: a heartbeat of a listed one always may, a new one only while
+/// fewer than [`MAX_LISTED`] are.
+fn room_for(listed: &BTreeMap<String, Listed>, id: &str) -> Result<(), String> {
+    if listed.len() < MAX_LISTED || listed.contains_key(id) {
+        return Ok(());
+    }
+    Err(format!(
+        "this discovery server lists at most {MAX_LISTED} announcements: {id} is not listed \
+         (unannounce one, or wait for a lease to end)"
+    ))
 }
 
 /// The fields a client must set, and their shapes.
@@ -411,6 +433,29 @@ mod tests {
             rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn a_full_list_takes_heartbeats_only() {
+        let listed: BTreeMap<String, Listed> = (0..MAX_LISTED)
+            .map(|n| {
+                let listed = Listed {
+                    announcement: Value::Null,
+                    renewed: Instant::now(),
+                };
+                (format!("a{n}"), listed)
+            })
+            .collect();
+        assert_eq!(room_for(&listed, "a7"), Ok(()));
+        assert_eq!(
+            room_for(&listed, "new"),
+            Err(
+                "this discovery server lists at most 100 announcements: new is not listed \
+                 (unannounce one, or wait for a lease to end)"
+                    .into()
+            )
+        );
+        assert_eq!(room_for(&BTreeMap::new(), "new"), Ok(()));
     }
 
     #[test]

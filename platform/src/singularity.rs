@@ -72,18 +72,24 @@
 //!   and `healthcheckResultFilePath` are not read; without a health check a task is healthy after
 //!   running one check interval (`considerTaskHealthyAfterRunningForSeconds` defaults to
 //!   5 s, as the interval does). The deploy is looked at every health-check interval, never
-//!   more often than every 10 ms.
+//!   more often than every 10 ms; a cancel or a pause wakes the checker at once.
 //! - An `OVERDUE` deploy lists its running, unhealthy tasks as `TASK_FAILED_HEALTH_CHECKS`;
 //!   tasks still starting are not listed (Singularity: `TASK_NEVER_ENTERED_RUNNING`).
 //! - Jackson's leniency is modelled where a deploy file meets it (a number or boolean where a
 //!   string is due, a string of digits where a number is due, a float truncated to an int);
 //!   Java's printing of a `double` is modelled up to 10⁷ (no exponent form).
 //! - The stop grace (5 s) is the Mesos agent's, not a Singularity setting.
+//! - Requests and deploys keep only their Java classes' properties, as Singularity's
+//!   ObjectMapper does (see `objects`), except that a request's `daemon` is written back.
+//! - What it keeps and accepts is bounded (`limits`): bodies of 32 KiB, 50 requests, the
+//!   newest 20 deploys of each in the history, health-check timings within an hour.
 //! - A platform stopped while a task is still starting stops that task once it has started,
 //!   after [`Singularity::shutdown`] has returned.
 
 mod api;
 mod checker;
+mod limits;
+mod objects;
 mod state;
 mod watch;
 
@@ -198,7 +204,7 @@ impl<R: Runtime> Singularity<R> {
             view.requests.push(RequestView {
                 id: id.clone(),
                 state: entry.state,
-                instances: entry.request["instances"].as_u64().unwrap_or(1),
+                instances: entry.request.instances().unsigned_abs(),
                 active_deploy: entry.active_deploy.clone(),
                 pending_deploy: entry.pending.as_ref().map(|p| p.deploy_id.clone()),
             });
@@ -211,10 +217,7 @@ impl<R: Runtime> Singularity<R> {
                 view.deploys.push(DeployView {
                     request_id: id.clone(),
                     deploy_id: deploy.marker.deploy_id.clone(),
-                    image: deploy.deploy["containerInfo"]["docker"]["image"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .into(),
+                    image: deploy.deploy.image().into(),
                     state: result.map_or(pending.map_or("WAITING", |p| p.state), |r| r.state),
                     message: result.and_then(|r| r.message.clone()),
                     failures: result.map_or(Vec::new(), |r| {

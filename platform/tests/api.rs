@@ -2,160 +2,16 @@
 //! validation and its messages, the request's live state, the deploy history, and each way a
 //! deploy ends. Each expectation cites what HubSpot's source does (see the model's docs).
 
+mod harness;
+
 use std::time::{Duration, Instant};
 
+use harness::{Api, call, deploy_request, mapped, plain_400};
 use platform::{
     runtime::{Runtime, simulated::LocalSingularity},
     singularity::Settings,
 };
 use serde_json::{Value, json};
-
-/// One answer: status, content type and body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
-    }
-}
-
-fn call(method: &str, url: &str, body: Option<&str>) -> Answer {
-    let client = reqwest::blocking::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .expect("a client");
-    let mut request = client.request(method.parse().expect("a method"), url);
-    if let Some(body) = body {
-        request = request
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-    }
-    let response = request
-        .send()
-        .unwrap_or_else(|err| panic!("{method} {url}: {err}"));
-    Answer {
-        status: response.status().as_u16(),
-        content_type: response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-        body: response.text().expect("a body"),
-    }
-}
-
-struct Api {
-    singularity: LocalSingularity,
-}
-
-impl Api {
-    fn start() -> Api {
-        Api::with(LocalSingularity::quick())
-    }
-
-    fn with(settings: Settings) -> Api {
-        Api {
-            singularity: LocalSingularity::start(settings),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.singularity.url())
-    }
-
-    fn get(&self, path: &str) -> Answer {
-        call("GET", &self.url(path), None)
-    }
-
-    fn post(&self, path: &str, body: &Value) -> Answer {
-        call("POST", &self.url(path), Some(&body.to_string()))
-    }
-
-    fn delete(&self, path: &str) -> Answer {
-        call("DELETE", &self.url(path), None)
-    }
-
-    /// Creates the request `hello` with `instances`.
-    fn request(&self, instances: u32) {
-        let answer = self.post(
-            "/api/requests",
-            &json!({ "id": "hello", "owners": ["alice@example.com"], "daemon": true,
-                     "loadBalanced": false, "instances": instances }),
-        );
-        assert_eq!(answer.status, 200, "{answer:?}");
-    }
-
-    /// Posts a deploy of `hello` with this id and image tag.
-    fn deploy(&self, id: &str, tag: &str) -> Answer {
-        self.post("/api/deploys", &deploy_request(id, tag))
-    }
-
-    fn history(&self, deploy_id: &str) -> Answer {
-        self.get(&format!("/api/history/request/hello/deploy/{deploy_id}"))
-    }
-
-    /// Creates the request with `instances`, deploys `tag` as `d1`, and returns its result.
-    fn deploy_to_its_end(&self, instances: u32, tag: &str) -> Value {
-        self.request(instances);
-        self.deploy("d1", tag);
-        self.result("d1")
-    }
-
-    /// Polls the history until the deploy has a result; returns it.
-    fn result(&self, deploy_id: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let history = self.history(deploy_id);
-            assert_eq!(history.status, 200, "{history:?}");
-            let result = &history.json()["deployResult"];
-            if !result.is_null() {
-                return result.clone();
-            }
-            assert!(Instant::now() < deadline, "no result for {deploy_id}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn deploy_request(id: &str, tag: &str) -> Value {
-    json!({
-        "deploy": {
-            "requestId": "hello", "id": id,
-            "containerInfo": { "type": "DOCKER",
-                "docker": { "image": format!("alice/hello-mesos:{tag}"), "network": "HOST" } },
-            "resources": { "cpus": 0.1, "memoryMb": 64, "numPorts": 1 },
-            "env": { "OT_ENV": "pp-sf" },
-            "healthcheckUri": "/health",
-        },
-        "message": "why",
-        "user": "an unknown field, ignored",
-    })
-}
-
-fn plain_400(answer: &Answer, message: &str) {
-    assert_eq!(
-        (
-            answer.status,
-            answer.content_type.as_str(),
-            answer.body.as_str()
-        ),
-        (400, "text/plain", message)
-    );
-}
-
-fn mapped(answer: &Answer, status: u16, message: &str) {
-    assert_eq!(answer.status, status, "{answer:?}");
-    assert_eq!(answer.content_type, "application/json");
-    assert_eq!(answer.json(), json!({ "code": status, "message": message }));
-}
 
 #[test]
 fn a_request_is_saved_and_answered_as_a_request_parent() {
@@ -548,6 +404,7 @@ fn overdue_comes_past_the_deploy_timeout_plus_the_health_check_time_and_a_slow_s
     deploy["deploy"]["deployHealthTimeoutSeconds"] = json!(0);
     deploy["deploy"]["healthcheck"] = json!({ "uri": "/health", "portIndex": 0,
         "startupTimeoutSeconds": 1, "responseTimeoutSeconds": 0 });
+    let posted = Instant::now();
     api.post("/api/deploys", &deploy);
     let result = api.result("d1");
     assert_eq!(result["deployState"], "OVERDUE", "{result}");
@@ -556,10 +413,17 @@ fn overdue_comes_past_the_deploy_timeout_plus_the_health_check_time_and_a_slow_s
         "Deploy was able to launch 1 tasks, but not all of them became healthy within 00:01.050"
     );
     assert!(took(&api, "d1") < 2000, "{}", took(&api, "d1"));
-    // The task that started after its deploy ended is stopped as soon as it has started.
-    std::thread::sleep(Duration::from_secs(3));
+    // The task that started after its deploy ended (2 s after it was asked for) is stopped
+    // as soon as it has started.
+    std::thread::sleep(
+        (posted + Duration::from_millis(2300)).saturating_duration_since(Instant::now()),
+    );
+    let deadline = posted + Duration::from_secs(5);
+    while !api.singularity.simulated().running().is_empty() {
+        assert!(Instant::now() < deadline, "the late task still runs");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(api.singularity.simulated().started().len(), 1);
-    assert_eq!(api.singularity.simulated().running(), Vec::<String>::new());
 }
 
 #[test]
@@ -668,7 +532,11 @@ fn a_task_that_ends_after_its_deploy_is_seen_without_anyone_asking() {
 
 #[test]
 fn a_health_check_redirect_is_not_followed() {
-    let api = Api::start();
+    // A start-up timeout of 200 ms: the 302s fail the deploy past 0.2 + 0.05 + 0.5 s.
+    let api = Api::with(Settings {
+        startup_timeout: Duration::from_millis(200),
+        ..LocalSingularity::quick()
+    });
     let result = api.deploy_to_its_end(1, "redirect");
     assert_eq!(result["deployState"], "FAILED", "{result}");
     let view = api.singularity.view();
@@ -691,6 +559,7 @@ fn ports_in_use_are_not_handed_out() {
     let api = Api::with(Settings {
         ports: port..=port + 1,
         deploy_timeout: Duration::from_millis(800),
+        startup_timeout: Duration::from_millis(200),
         ..LocalSingularity::quick()
     });
     // One instance gets the free port; the other none: not enough resources.

@@ -46,6 +46,16 @@ fn post(server: &StandIn, body: &str) -> (u16, String) {
     )
 }
 
+/// `DELETE /announcement/{id}`: the status.
+fn unannounce(server: &StandIn, id: &str) -> u16 {
+    client()
+        .delete(format!("{}/announcement/{id}", server.url()))
+        .send()
+        .expect("an answer")
+        .status()
+        .as_u16()
+}
+
 fn watch(server: &StandIn) -> Value {
     let body = client()
         .get(format!("{}/watch", server.url()))
@@ -108,17 +118,9 @@ fn an_unannounced_service_leaves_the_list_at_once() {
     let (server, discovery) = start(Duration::from_secs(25));
     post(&server, &announcement("a1", 31000).to_string());
     post(&server, &announcement("a2", 31001).to_string());
-    let delete = |id: &str| {
-        client()
-            .delete(format!("{}/announcement/{id}", server.url()))
-            .send()
-            .expect("an answer")
-            .status()
-            .as_u16()
-    };
-    assert_eq!(delete("a1"), 200);
+    assert_eq!(unannounce(&server, "a1"), 200);
     assert_eq!(listed(&server, "hello-mesos"), ["http://127.0.0.1:31001"]);
-    assert_eq!(delete("a1"), 404);
+    assert_eq!(unannounce(&server, "a1"), 404);
     let events: Vec<&str> = discovery.view().events.iter().map(|e| e.event).collect();
     assert_eq!(events, ["ANNOUNCED", "ANNOUNCED", "UNANNOUNCED"]);
 }
@@ -171,6 +173,33 @@ fn what_a_client_must_send_is_checked() {
     huge["metadata"] = json!({ "padding": "x".repeat(100_000) });
     assert_eq!(post(&server, &huge.to_string()).0, 413);
     assert!(listed(&server, "hello-mesos").is_empty());
+}
+
+#[test]
+fn a_full_list_refuses_a_new_announcement_and_takes_heartbeats() {
+    // The platform's own limit: 100 listed at once (each body is at most 16 KiB).
+    let (server, _) = start(Duration::from_secs(25));
+    for n in 0..100 {
+        let (status, body) = post(
+            &server,
+            &announcement(&format!("a{n}"), 31000 + n).to_string(),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let one_more = announcement("one-more", 31500).to_string();
+    assert_eq!(
+        post(&server, &one_more),
+        (
+            503,
+            "this discovery server lists at most 100 announcements: one-more is not listed \
+             (unannounce one, or wait for a lease to end)\n"
+                .to_string()
+        )
+    );
+    assert_eq!(post(&server, &announcement("a7", 31007).to_string()).0, 201);
+    assert_eq!(unannounce(&server, "a8"), 200);
+    assert_eq!(post(&server, &one_more).0, 201);
+    assert_eq!(listed(&server, "hello-mesos").len(), 100);
 }
 
 #[test]

@@ -14,12 +14,10 @@
 //!   details (they are only shown in debug mode). A body sent without
 //!   `Content-Type: application/json` gets Jersey's 415, through the same mapper.
 
-use std::collections::BTreeMap;
-
 use axum::{
     Router,
     body::Bytes,
-    extract::{Path, State},
+    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
@@ -28,7 +26,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{
-    Singularity, checker,
+    Settings, Singularity, checker, limits,
+    objects::{Deploy, JavaInt, Request, RequestType},
     state::{DeployEntry, Marker, Pending, RequestEntry, State as Model, now_millis},
 };
 use crate::runtime::Runtime;
@@ -63,6 +62,7 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
                 "HTTP 405 Method Not Allowed",
             )
         })
+        .layer(DefaultBodyLimit::max(limits::MAX_BODY))
         .with_state(singularity)
 }
 
@@ -129,68 +129,40 @@ fn ok(body: Value) -> Response {
 }
 
 /// The body, read as Jackson reads it into `T` (unknown fields ignored, as Singularity's
-/// ObjectMapper does), keeping the JSON as sent.
+/// ObjectMapper does); one over [`limits::MAX_BODY`] is refused, this platform's own limit.
 fn read_body<T: for<'de> Deserialize<'de>>(
     headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(T, Value), Refusal> {
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, Refusal> {
     if !crate::guard::is_json(headers) {
         return Err(dropwizard(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "HTTP 415 Unsupported Media Type",
         ));
     }
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => Refusal::Mapped(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "This practice platform takes bodies of at most {} KiB",
+                limits::MAX_BODY / 1024
+            ),
+        ),
+        status => Refusal::Mapped(status, rejection.body_text()),
+    })?;
     let unreadable = || dropwizard(StatusCode::BAD_REQUEST, "Unable to process JSON");
-    let value: Value = serde_json::from_slice(body).map_err(|_| unreadable())?;
+    let value: Value = serde_json::from_slice(&body).map_err(|_| unreadable())?;
     // Jackson reads an object only from a JSON object (serde would take an array too).
     if !value.is_object() {
         return Err(unreadable());
     }
-    let typed = T::deserialize(&value).map_err(|_| unreadable())?;
-    Ok((typed, value))
-}
-
-/// The fields of a SingularityRequest the model reads; Jackson's types.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)] // read for their types: a wrong type is a 400 as in Jackson
-struct RequestFields {
-    id: Option<String>,
-    request_type: Option<RequestType>,
-    instances: Option<JavaInt>,
-    owners: Option<Vec<Option<String>>>,
-    daemon: Option<bool>,
-    load_balanced: Option<bool>,
-    rack_sensitive: Option<bool>,
-    schedule: Option<String>,
-}
-
-#[derive(Clone, Copy, Deserialize, PartialEq, Debug)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum RequestType {
-    Service,
-    Worker,
-    Scheduled,
-    OnDemand,
-    RunOnce,
-}
-
-impl RequestType {
-    fn name(self) -> &'static str {
-        match self {
-            RequestType::Service => "SERVICE",
-            RequestType::Worker => "WORKER",
-            RequestType::Scheduled => "SCHEDULED",
-            RequestType::OnDemand => "ON_DEMAND",
-            RequestType::RunOnce => "RUN_ONCE",
-        }
-    }
+    T::deserialize(&value).map_err(|_| unreadable())
 }
 
 /// `SingularityValidator.checkSingularityRequest`: the request as it is saved, `requestType`
 /// derived from the deprecated `daemon`/`loadBalanced` when missing (`RequestType.java`).
-fn check_request(fields: &RequestFields, mut request: Value) -> Result<Value, Refusal> {
-    let Some(id) = &fields.id else {
+fn check_request(request: Request) -> Result<Request, Refusal> {
+    let Some(id) = &request.id else {
         return Err(bad_request("Request must have an id"));
     };
     if id.is_empty()
@@ -203,16 +175,18 @@ fn check_request(fields: &RequestFields, mut request: Value) -> Result<Value, Re
             "Id cannot be null or contain characters other than [a-zA-Z0-9_]",
         ));
     }
-    let request_type = fields.request_type.unwrap_or(if fields.schedule.is_some() {
-        RequestType::Scheduled
-    } else if !fields.daemon.unwrap_or(true) {
-        RequestType::OnDemand
-    } else if fields.load_balanced.unwrap_or(false) {
-        RequestType::Service
-    } else {
-        RequestType::Worker
-    });
-    if fields.owners.as_ref().is_some_and(|o| o.contains(&None)) {
+    let request_type = request
+        .request_type
+        .unwrap_or(if request.schedule.is_some() {
+            RequestType::Scheduled
+        } else if !request.daemon.unwrap_or(true) {
+            RequestType::OnDemand
+        } else if request.load_balanced.unwrap_or(false) {
+            RequestType::Service
+        } else {
+            RequestType::Worker
+        });
+    if request.owners.as_ref().is_some_and(|o| o.contains(&None)) {
         return Err(bad_request("Request owners cannot contain null values"));
     }
     if id.len() > MAX_REQUEST_ID {
@@ -221,34 +195,37 @@ fn check_request(fields: &RequestFields, mut request: Value) -> Result<Value, Re
             id.len()
         )));
     }
-    if fields.instances.is_some_and(|n| n.0 <= 0) {
+    if request.instances.is_some_and(|n| n.0 <= 0) {
         return Err(bad_request("Instances must be greater than 0"));
     }
-    let instances = i64::from(fields.instances.map_or(1, |n| n.0));
+    let instances = i64::from(request.instances.map_or(1, |n| n.0));
     if instances > MAX_INSTANCES {
         return Err(bad_request(format!(
             "Instances ({instances}) be greater than {MAX_INSTANCES} (maxInstancesPerRequest in mesos configuration)"
         )));
     }
-    request["requestType"] = json!(request_type.name());
-    if let Some(JavaInt(n)) = fields.instances {
-        request["instances"] = json!(n);
-    }
-    Ok(request)
+    Ok(Request {
+        request_type: Some(request_type),
+        ..request.with_agent_twins()
+    })
 }
 
 /// `checkForIllegalChanges`: a request's type stays, except a WORKER and a SERVICE that is
 /// not load balanced, which may become each other; whether it is load balanced stays.
-fn check_changes(existing: &Value, request: &Value) -> Result<(), Refusal> {
-    let kind = |r: &Value| r["requestType"].as_str().unwrap_or_default().to_string();
-    let balanced = |r: &Value| r["loadBalanced"].as_bool().unwrap_or(false);
+fn check_changes(existing: &Request, request: &Request) -> Result<(), Refusal> {
+    // Both were saved through `check_request`, which sets the type.
+    let kind = |r: &Request| r.request_type.unwrap_or(RequestType::Worker);
+    let balanced = |r: &Request| r.load_balanced.unwrap_or(false);
     let (from, to) = (kind(existing), kind(request));
     if from != to {
-        let allowed = (from == "SERVICE" && !balanced(existing) && to == "WORKER")
-            || (to == "SERVICE" && !balanced(request) && from == "WORKER");
+        use RequestType::{Service, Worker};
+        let allowed = (from == Service && !balanced(existing) && to == Worker)
+            || (to == Service && !balanced(request) && from == Worker);
         if !allowed {
             return Err(bad_request(format!(
-                "Request can not change requestType from {from} to {to}"
+                "Request can not change requestType from {} to {}",
+                from.name(),
+                to.name()
             )));
         }
     }
@@ -290,17 +267,15 @@ async fn disable_action<R: Runtime>(
     State(singularity): State<Singularity<R>>,
     Path(action): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     if !ACTIONS.contains(&action.as_str()) {
         return Err(dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found"));
     }
-    let message = if body.is_empty() {
+    let message = if body.as_ref().is_ok_and(Bytes::is_empty) {
         None
     } else {
-        read_body::<DisabledActionRequest>(&headers, &body)?
-            .0
-            .message
+        read_body::<DisabledActionRequest>(&headers, body)?.message
     };
     let mut state = singularity.inner.state.lock().await;
     state.disabled_actions.insert(
@@ -322,12 +297,12 @@ async fn enable_action<R: Runtime>(
 async fn save_request<R: Runtime>(
     State(singularity): State<Singularity<R>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
-    let (fields, request) = read_body::<RequestFields>(&headers, &body)?;
+    let request = read_body::<Request>(&headers, body)?;
     // `RequestResource.submitRequest`: the id, a pending deploy that changes the request,
     // the action's switch, and only then the validator.
-    let Some(id) = fields.id.clone() else {
+    let Some(id) = request.id.clone() else {
         return Err(bad_request("Request must have an id"));
     };
     let mut state = singularity.inner.state.lock().await;
@@ -350,19 +325,27 @@ async fn save_request<R: Runtime>(
         "CREATE_REQUEST"
     };
     check_enabled(&state, action)?;
-    let request = check_request(&fields, request)?;
-    if let Some(entry) = state.requests.get(&id) {
-        check_changes(&entry.request, &request)?;
+    let request = check_request(request)?;
+    let count = state.requests.len();
+    match state.requests.get_mut(&id) {
+        Some(entry) => {
+            check_changes(&entry.request, &request)?;
+            entry.request = request;
+            Ok(ok(entry.parent_json()))
+        }
+        // This platform's own limit: Singularity keeps as many as ZooKeeper holds.
+        None if count >= limits::MAX_REQUESTS => Err(bad_request(limits::too_many_requests())),
+        None => {
+            let entry = state.requests.entry(id).or_insert(RequestEntry {
+                request,
+                state: "ACTIVE",
+                active_deploy: None,
+                pending: None,
+                deploys: Vec::new(),
+            });
+            Ok(ok(entry.parent_json()))
+        }
     }
-    let entry = state.requests.entry(id).or_insert_with(|| RequestEntry {
-        request: Value::Null,
-        state: "ACTIVE",
-        active_deploy: None,
-        pending: None,
-        deploys: Vec::new(),
-    });
-    entry.request = request;
-    Ok(ok(entry.parent_json()))
 }
 
 async fn list_requests<R: Runtime>(State(singularity): State<Singularity<R>>) -> Response {
@@ -409,6 +392,10 @@ async fn pause<R: Runtime>(
             ));
         }
         entry.state = "PAUSED";
+        // A deploy in progress fails at the checker's next look: make that now.
+        if let Some(pending) = &entry.pending {
+            pending.wake.notify_one();
+        }
         entry.parent_json()
     };
     checker::stop_request_tasks(&singularity.inner, &id).await;
@@ -445,95 +432,11 @@ async fn unpause<R: Runtime>(
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct DeployRequestFields {
-    deploy: Option<DeployFields>,
+    deploy: Option<Deploy>,
     #[serde(default)]
     unpause_on_successful_deploy: bool,
     message: Option<String>,
-    updated_request: Option<RequestFields>,
-}
-
-/// The fields of a SingularityDeploy the model reads, with Jackson's types (some are read
-/// only for their type: a wrong one is a 400, as in Jackson).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct DeployFields {
-    request_id: Option<String>,
-    id: Option<String>,
-    command: Option<String>,
-    container_info: Option<ContainerInfo>,
-    resources: Option<Resources>,
-    env: Option<BTreeMap<String, JavaString>>,
-    healthcheck_uri: Option<String>,
-    healthcheck_port_index: Option<JavaInt>,
-    healthcheck_interval_seconds: Option<JavaInt>,
-    healthcheck_timeout_seconds: Option<JavaInt>,
-    healthcheck_max_retries: Option<JavaInt>,
-    healthcheck: Option<Healthcheck>,
-    deploy_health_timeout_seconds: Option<JavaInt>,
-    consider_healthy_after_running_for_seconds: Option<JavaInt>,
-}
-
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct ContainerInfo {
-    #[serde(rename = "type")]
-    kind: Option<ContainerType>,
-    docker: Option<Docker>,
-}
-
-/// `SingularityContainerType`: Jackson takes only these names, as written.
-#[derive(Deserialize)]
-enum ContainerType {
-    #[serde(rename = "MESOS")]
-    Mesos,
-    #[serde(rename = "DOCKER")]
-    Docker,
-}
-
-/// `SingularityDockerNetworkType`.
-#[derive(Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-enum Network {
-    Bridge,
-    Host,
-    None,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct Docker {
-    image: String,
-    network: Option<Network>,
-    force_pull_image: Option<bool>,
-}
-
-/// `Resources`: its constructor takes primitives, so a field left out is 0.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Resources {
-    #[serde(default)]
-    cpus: JavaDouble,
-    #[serde(default)]
-    memory_mb: JavaDouble,
-    #[serde(default)]
-    num_ports: JavaInt,
-    #[serde(default)]
-    disk_mb: JavaDouble,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-struct Healthcheck {
-    uri: Option<String>,
-    port_index: Option<JavaInt>,
-    port_number: Option<JavaLong>,
-    startup_timeout_seconds: Option<JavaInt>,
-    interval_seconds: Option<JavaInt>,
-    response_timeout_seconds: Option<JavaInt>,
-    max_retries: Option<JavaInt>,
+    updated_request: Option<Request>,
 }
 
 /// `MesosConfiguration`'s defaults for a deploy without `resources`.
@@ -541,14 +444,16 @@ const DEFAULT_RESOURCES: (f64, f64, i32, f64) = (1.0, 64.0, 0, 0.0);
 
 /// `SingularityValidator.checkDeploy` and `checkForIllegalResources`, in their order.
 /// Returns the deploy as stored (the deprecated `healthcheckUri` converted to `healthcheck`,
-/// as `SingularityDeploy`'s constructor does; scalars as Jackson coerced them).
+/// as `SingularityDeploy`'s constructor does; scalars as Jackson coerced them). The
+/// platform's settings stand for the configuration's health-check defaults.
 fn check_deploy(
-    deploy: &DeployFields,
-    mut stored: Value,
+    deploy: Deploy,
     request_id: &str,
     instances: i64,
     used: bool,
-) -> Result<Value, Refusal> {
+    settings: &Settings,
+) -> Result<Deploy, Refusal> {
+    let deploy = deploy.with_healthcheck_folded();
     let Some(deploy_id) = &deploy.id else {
         return Err(bad_request("Id must not be null"));
     };
@@ -570,18 +475,10 @@ fn check_deploy(
     if deploy.request_id.as_deref() != Some(request_id) {
         return Err(bad_request("Deploy id must match request id"));
     }
-    if let Some(env) = &deploy.env {
-        if env
-            .iter()
-            .any(|(k, v)| k == "STARTED_BY_USER" || v.0.contains("STARTED_BY_USER"))
-        {
-            return Err(bad_request("Cannot override STARTED_BY_USER in env"));
-        }
-        stored["env"] = json!(
-            env.iter()
-                .map(|(k, v)| (k.clone(), v.0.clone()))
-                .collect::<BTreeMap<_, _>>()
-        );
+    if (deploy.env.iter().flatten())
+        .any(|(k, v)| k == "STARTED_BY_USER" || v.0.contains("STARTED_BY_USER"))
+    {
+        return Err(bad_request("Cannot override STARTED_BY_USER in env"));
     }
     if deploy
         .command
@@ -590,65 +487,9 @@ fn check_deploy(
     {
         return Err(bad_request("Cannot override STARTED_BY_USER in command"));
     }
-    check_resources(deploy, deploy_id, instances)?;
-    if let Some(resources) = &deploy.resources {
-        stored["resources"] = json!({
-            "cpus": resources.cpus.0, "memoryMb": resources.memory_mb.0,
-            "numPorts": resources.num_ports.0, "diskMb": resources.disk_mb.0,
-        });
-    }
-
-    if deploy.healthcheck.is_none() && deploy.healthcheck_uri.is_some() {
-        let mut healthcheck = json!({ "uri": deploy.healthcheck_uri });
-        // The deprecated top-level options go with it (`SingularityDeploy`'s constructor).
-        for (name, value) in [
-            ("portIndex", deploy.healthcheck_port_index),
-            ("intervalSeconds", deploy.healthcheck_interval_seconds),
-            ("responseTimeoutSeconds", deploy.healthcheck_timeout_seconds),
-            ("maxRetries", deploy.healthcheck_max_retries),
-        ] {
-            if let Some(JavaInt(n)) = value {
-                healthcheck[name] = json!(n);
-            }
-        }
-        stored["healthcheck"] = healthcheck;
-    }
-    if let Some(options) = &deploy.healthcheck {
-        let fields = [
-            ("startupTimeoutSeconds", options.startup_timeout_seconds),
-            ("intervalSeconds", options.interval_seconds),
-            ("responseTimeoutSeconds", options.response_timeout_seconds),
-            ("maxRetries", options.max_retries),
-            ("portIndex", options.port_index),
-        ];
-        for (name, value) in fields {
-            if let Some(JavaInt(n)) = value {
-                stored["healthcheck"][name] = json!(n);
-            }
-        }
-    }
-    for (name, value) in [
-        (
-            "deployHealthTimeoutSeconds",
-            deploy.deploy_health_timeout_seconds,
-        ),
-        (
-            "considerHealthyAfterRunningForSeconds",
-            deploy.consider_healthy_after_running_for_seconds,
-        ),
-    ] {
-        if let Some(JavaInt(n)) = value {
-            stored[name] = json!(n);
-        }
-    }
-    let healthcheck = (deploy.healthcheck.as_ref())
-        .map(|h| (h.uri.clone(), h.port_index, h.port_number))
-        .or_else(|| {
-            deploy
-                .healthcheck_uri
-                .clone()
-                .map(|uri| (Some(uri), deploy.healthcheck_port_index, None))
-        });
+    check_resources(&deploy, deploy_id, instances)?;
+    let healthcheck =
+        (deploy.healthcheck.as_ref()).map(|h| (h.uri.clone(), h.port_index, h.port_number));
     if let Some((uri, port_index, port_number)) = healthcheck {
         if let Some(resources) = &deploy.resources {
             if port_index.is_some() && port_number.is_some() {
@@ -681,6 +522,7 @@ fn check_deploy(
             ));
         }
     }
+    limits::check_timings(&deploy, settings).map_err(bad_request)?;
     let docker = deploy
         .container_info
         .as_ref()
@@ -708,12 +550,12 @@ fn check_deploy(
             "Can not deploy a deploy that has already been deployed",
         ));
     }
-    Ok(stored)
+    Ok(deploy)
 }
 
 /// `checkForIllegalResources`, with `MesosConfiguration`'s limits; numbers as Java's `%s`
 /// prints them.
-fn check_resources(deploy: &DeployFields, deploy_id: &str, instances: i64) -> Result<(), Refusal> {
+fn check_resources(deploy: &Deploy, deploy_id: &str, instances: i64) -> Result<(), Refusal> {
     let (cpus, memory_mb, disk_mb) = match &deploy.resources {
         Some(r) => (r.cpus.0, r.memory_mb.0, r.disk_mb.0),
         None => (
@@ -785,77 +627,15 @@ fn java_double(value: f64) -> String {
     }
 }
 
-/// Jackson's scalar coercions (2.9, Singularity's): a `String` field takes a number or a
-/// boolean as its text, a number field takes a string that parses.
-#[derive(Clone, Copy, Default)]
-struct JavaInt(i32);
-#[derive(Clone, Copy)]
-struct JavaLong(#[allow(dead_code)] i64);
-#[derive(Clone, Copy, Default)]
-struct JavaDouble(f64);
-struct JavaString(String);
-
-fn coerced<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(
-    deserializer: D,
-    from_number: impl Fn(&serde_json::Number) -> Option<T>,
-) -> Result<T, D::Error> {
-    let value = Value::deserialize(deserializer)?;
-    match &value {
-        Value::Number(number) => from_number(number),
-        Value::String(text) => text.trim().parse().ok(),
-        _ => None,
-    }
-    .ok_or_else(|| serde::de::Error::custom("not a number"))
-}
-
-impl<'de> Deserialize<'de> for JavaInt {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        coerced(deserializer, |n| {
-            // Jackson truncates a float read into an int (`ACCEPT_FLOAT_AS_INT`).
-            let whole = n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f.trunc() as i64))?;
-            i32::try_from(whole).ok()
-        })
-        .map(JavaInt)
-    }
-}
-
-impl<'de> Deserialize<'de> for JavaLong {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        coerced(deserializer, |n| {
-            n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64))
-        })
-        .map(JavaLong)
-    }
-}
-
-impl<'de> Deserialize<'de> for JavaDouble {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        coerced(deserializer, serde_json::Number::as_f64).map(JavaDouble)
-    }
-}
-
-impl<'de> Deserialize<'de> for JavaString {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::String(text) => Ok(JavaString(text)),
-            Value::Number(number) => Ok(JavaString(number.to_string())),
-            Value::Bool(flag) => Ok(JavaString(flag.to_string())),
-            _ => Err(serde::de::Error::custom("not a string")),
-        }
-    }
-}
-
 async fn start_deploy<R: Runtime>(
     State(singularity): State<Singularity<R>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Answer {
     // The first thing `DeployResource.deploy` checks.
     check_enabled(&*singularity.inner.state.lock().await, "DEPLOY")?;
-    let (fields, body) = read_body::<DeployRequestFields>(&headers, &body)?;
-    let Some(deploy) = &fields.deploy else {
+    let fields = read_body::<DeployRequestFields>(&headers, body)?;
+    let Some(deploy) = fields.deploy else {
         return Err(bad_request("DeployRequest must have a deploy object"));
     };
     let Some(request_id) = deploy.request_id.clone() else {
@@ -866,12 +646,11 @@ async fn start_deploy<R: Runtime>(
         .requests
         .get_mut(&request_id)
         .ok_or_else(|| not_found(&request_id))?;
-    let updated_request = match &fields.updated_request {
-        Some(updated) => Some(check_request(updated, body["updatedRequest"].clone())?),
-        None => None,
-    };
-    let request = updated_request.as_ref().unwrap_or(&entry.request);
-    let instances = request["instances"].as_i64().unwrap_or(1);
+    let updated_request = fields.updated_request.map(check_request).transpose()?;
+    let instances = updated_request
+        .as_ref()
+        .unwrap_or(&entry.request)
+        .instances();
     if !fields.unpause_on_successful_deploy && entry.state == "PAUSED" {
         return Err(dropwizard(
             StatusCode::CONFLICT,
@@ -885,7 +664,8 @@ async fn start_deploy<R: Runtime>(
         .deploys
         .iter()
         .any(|d| d.marker.deploy_id == deploy_id);
-    let stored = check_deploy(deploy, body["deploy"].clone(), &request_id, instances, used)?;
+    let settings = &singularity.inner.settings;
+    let stored = check_deploy(deploy, &request_id, instances, used, settings)?;
     if entry.pending.is_some() {
         return Err(dropwizard(
             StatusCode::CONFLICT,
@@ -905,10 +685,11 @@ async fn start_deploy<R: Runtime>(
             timestamp,
             // Singularity takes the user from authentication, of which this platform has none.
             user: None,
-            message: fields.message.clone(),
+            message: fields.message,
         },
         result: None,
     });
+    entry.purge_history(limits::DEPLOYS_KEPT);
     entry.pending = Some(Pending {
         deploy_id: deploy_id.clone(),
         state: "WAITING",
@@ -918,6 +699,7 @@ async fn start_deploy<R: Runtime>(
         timestamp,
         updated_request,
         cancel_requested: None,
+        wake: Default::default(),
     });
     // A paused request deployed with `unpauseOnSuccessfulDeploy` (`deployToUnpause`).
     if fields.unpause_on_successful_deploy && entry.state == "PAUSED" {
@@ -930,7 +712,7 @@ async fn start_deploy<R: Runtime>(
         .as_ref()
         .and_then(|p| p.updated_request.as_ref())
     {
-        parent["request"] = updated.clone();
+        parent["request"] = json!(updated);
     }
     drop(state);
     tokio::spawn(checker::run(
@@ -957,6 +739,8 @@ async fn cancel_deploy<R: Runtime>(
     match &mut entry.pending {
         Some(pending) if pending.deploy_id == deploy_id => {
             pending.cancel_requested.get_or_insert_with(now_millis);
+            // The checker may be between two looks, an interval apart: it looks at once.
+            pending.wake.notify_one();
         }
         _ => {
             return Err(bad_request(format!(

@@ -25,10 +25,11 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use serde_json::Value;
+use tokio::sync::Notify;
 
 use super::{
-    Inner, Settings,
+    Inner, Settings, limits,
+    objects::{Deploy, JavaInt, Request},
     state::{
         CHECKS_KEPT, DeployResult, Failure, HealthCheck, State, TaskEntry, TaskId, TaskStatus,
         duration_text, now_millis,
@@ -36,9 +37,6 @@ use super::{
     watch::{self, keep_lines},
 };
 use crate::runtime::{Runtime, TaskSpec};
-
-/// How many finished tasks are kept for the page.
-const FINISHED_KEPT: usize = 50;
 
 /// The shortest pause between two looks at a deploy (or at all tasks).
 pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -85,21 +83,34 @@ struct Timing {
 }
 
 impl Timing {
-    fn of(deploy: &Value, settings: &Settings) -> Timing {
-        let seconds =
-            |value: &Value, default: Duration| value.as_u64().map_or(default, Duration::from_secs);
-        let options = &deploy["healthcheck"];
+    fn of(deploy: &Deploy, settings: &Settings) -> Timing {
+        // Negative values were refused when the deploy was accepted.
+        let seconds = |value: Option<i64>, default: Duration| {
+            value
+                .and_then(|n| u64::try_from(n).ok())
+                .map_or(default, Duration::from_secs)
+        };
+        let options = deploy.healthcheck.clone().unwrap_or_default();
+        let int = |value: Option<JavaInt>| value.map(|n| i64::from(n.0));
         Timing {
-            startup: seconds(&options["startupTimeoutSeconds"], settings.startup_timeout),
-            interval: seconds(&options["intervalSeconds"], settings.check_interval),
-            response: seconds(&options["responseTimeoutSeconds"], settings.check_timeout),
-            max_retries: options["maxRetries"].as_u64(),
+            startup: seconds(
+                int(options.startup_timeout_seconds),
+                settings.startup_timeout,
+            ),
+            interval: seconds(int(options.interval_seconds), settings.check_interval),
+            response: seconds(
+                int(options.response_timeout_seconds),
+                settings.check_timeout,
+            ),
+            max_retries: int(options.max_retries).and_then(|n| u64::try_from(n).ok()),
             deploy: seconds(
-                &deploy["deployHealthTimeoutSeconds"],
+                deploy.deploy_health_timeout_seconds.map(|n| n.0),
                 settings.deploy_timeout,
             ),
             consider_healthy: seconds(
-                &deploy["considerHealthyAfterRunningForSeconds"],
+                deploy
+                    .consider_healthy_after_running_for_seconds
+                    .map(|n| n.0),
                 settings.check_interval,
             ),
         }
@@ -125,35 +136,33 @@ impl Timing {
 }
 
 impl Plan {
-    fn of(deploy: &Value, request: &Value, settings: &Settings) -> Plan {
-        let resources = &deploy["resources"];
-        let healthcheck = &deploy["healthcheck"];
-        let health = healthcheck["uri"].as_str().map(|uri| {
-            let port = match healthcheck["portNumber"].as_u64() {
-                Some(number) => HealthPort::Number(u16::try_from(number).unwrap_or(0)),
-                None => HealthPort::Index(healthcheck["portIndex"].as_u64().unwrap_or(0) as usize),
+    fn of(deploy: &Deploy, request: &Request, settings: &Settings) -> Plan {
+        let resources = deploy.resources;
+        let health = deploy.healthcheck.as_ref().and_then(|options| {
+            let port = match options.port_number {
+                Some(number) => HealthPort::Number(u16::try_from(number.0).unwrap_or(0)),
+                None => HealthPort::Index(
+                    options
+                        .port_index
+                        .map_or(0, |n| usize::try_from(n.0).unwrap_or(0)),
+                ),
             };
-            (uri.to_string(), port)
+            Some((options.uri.clone()?, port))
         });
-        let env = deploy["env"]
-            .as_object()
-            .map(|env| {
-                env.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let env = deploy
+            .env
+            .iter()
+            .flatten()
+            .map(|(key, value)| (key.clone(), value.0.clone()))
+            .collect();
         Plan {
-            image: deploy["containerInfo"]["docker"]["image"]
-                .as_str()
-                .unwrap_or_default()
-                .into(),
+            image: deploy.image().into(),
             env,
-            num_ports: resources["numPorts"].as_u64().unwrap_or(0) as usize,
-            memory_mb: resources["memoryMb"].as_f64().unwrap_or(64.0),
-            cpus: resources["cpus"].as_f64().unwrap_or(1.0),
+            num_ports: resources.map_or(0, |r| usize::try_from(r.num_ports.0).unwrap_or(0)),
+            memory_mb: resources.map_or(64.0, |r| r.memory_mb.0),
+            cpus: resources.map_or(1.0, |r| r.cpus.0),
             health,
-            instances: request["instances"].as_u64().unwrap_or(1).max(1) as usize,
+            instances: usize::try_from(request.instances()).unwrap_or(1).max(1),
             timing: Timing::of(deploy, settings),
         }
     }
@@ -162,33 +171,71 @@ impl Plan {
 /// Follows one deploy from its start to its end.
 pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, deploy_id: String) {
     let started = Instant::now();
-    let plan = {
+    let (plan, wake) = {
         let state = inner.state.lock().await;
         let Some(entry) = state.requests.get(&request_id) else {
             return;
         };
-        let request = entry
-            .pending
-            .as_ref()
-            .and_then(|p| p.updated_request.as_ref())
-            .unwrap_or(&entry.request);
+        let Some(pending) = &entry.pending else {
+            return;
+        };
+        let request = pending.updated_request.as_ref().unwrap_or(&entry.request);
         let Some(deploy) = entry.deploy(&deploy_id) else {
             return;
         };
-        Plan::of(&deploy.deploy, request, &inner.settings)
+        let plan = Plan::of(&deploy.deploy, request, &inner.settings);
+        (plan, Arc::clone(&pending.wake))
     };
     let tasks = launch(&inner, &request_id, &deploy_id, &plan).await;
     // Singularity checks deploys on a schedule, not at once: the first look comes one
     // interval after the tasks were started.
     loop {
-        // (An `intervalSeconds` of 0 must not make this a busy loop.)
-        tokio::time::sleep(plan.timing.interval.max(MIN_INTERVAL)).await;
-        let result = check(&inner, &request_id, &tasks, &plan, started).await;
+        let result = next_look(&inner, &request_id, &tasks, &plan, started, &wake).await;
         if let Some(result) = result {
             finish(&inner, &request_id, &deploy_id, result).await;
             return;
         }
     }
+}
+
+/// Waits an interval, then looks at the deploy; a cancel or a pause ends the wait, and a
+/// look held up by slow health checks, at once.
+async fn next_look<R: Runtime>(
+    inner: &Arc<Inner<R>>,
+    request_id: &str,
+    tasks: &[String],
+    plan: &Plan,
+    started: Instant,
+    wake: &Notify,
+) -> Option<DeployResult> {
+    // (A platform started with a tiny `--check-interval` must not make this a busy loop.)
+    let interval = plan.timing.interval.max(MIN_INTERVAL);
+    let _ = tokio::time::timeout(interval, wake.notified()).await;
+    tokio::select! {
+        biased;
+        () = wake.notified() => interrupted(inner, request_id).await,
+        result = check(inner, request_id, tasks, plan, started) => result,
+    }
+}
+
+/// `isNotInDeployableState` (a request paused meanwhile) and a cancel: each ends the deploy
+/// before anything else is looked at.
+async fn interrupted<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<DeployResult> {
+    if let Some(state) = request_state(inner, request_id).await
+        && state == "PAUSED"
+    {
+        return Some(result(
+            "FAILED",
+            Some(format!("Request in state {state} is not deployable")),
+            Vec::new(),
+        ));
+    }
+    let at = cancel_requested(inner, request_id).await?;
+    Some(result(
+        "CANCELED",
+        Some(format!("Canceled due to request at {at}")),
+        Vec::new(),
+    ))
 }
 
 /// One look at the deploy: its result once it has one.
@@ -200,22 +247,8 @@ async fn check<R: Runtime>(
     started: Instant,
 ) -> Option<DeployResult> {
     let timing = &plan.timing;
-    // `isNotInDeployableState`, before anything else: a request paused meanwhile.
-    if let Some(state) = request_state(inner, request_id).await
-        && state == "PAUSED"
-    {
-        return Some(result(
-            "FAILED",
-            Some(format!("Request in state {state} is not deployable")),
-            Vec::new(),
-        ));
-    }
-    if let Some(at) = cancel_requested(inner, request_id).await {
-        return Some(result(
-            "CANCELED",
-            Some(format!("Canceled due to request at {at}")),
-            Vec::new(),
-        ));
+    if let Some(result) = interrupted(inner, request_id).await {
+        return Some(result);
     }
     watch::refresh(inner, |task_id| tasks.iter().any(|t| t == task_id)).await;
 
@@ -738,7 +771,7 @@ fn allocate(
 /// Keeps the newest finished tasks only.
 fn trim(state: &mut State) {
     let finished = state.tasks.iter().filter(|t| !t.status.live()).count();
-    let mut extra = finished.saturating_sub(FINISHED_KEPT);
+    let mut extra = finished.saturating_sub(limits::FINISHED_TASKS_KEPT);
     state.tasks.retain(|t| {
         if extra > 0 && !t.status.live() {
             extra -= 1;
@@ -856,4 +889,31 @@ pub(super) async fn restart<R: Runtime>(inner: &Arc<Inner<R>>, request_id: &str,
         Plan::of(&deploy.deploy, &entry.request, &inner.settings)
     };
     launch(inner, request_id, deploy_id, &plan).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_newest_finished_tasks_are_kept_and_every_live_one() {
+        let task = |n: usize, status: TaskStatus| TaskEntry {
+            id: TaskId::new("r", "d", n, "h"),
+            ports: Vec::new(),
+            status,
+            checks: Default::default(),
+            refused: false,
+            nonstartup_checks: 0,
+            lines: Vec::new(),
+        };
+        let mut state = State::default();
+        state.tasks.push(task(0, TaskStatus::Starting));
+        for n in 1..=limits::FINISHED_TASKS_KEPT + 5 {
+            state.tasks.push(task(n, TaskStatus::Killed));
+        }
+        trim(&mut state);
+        let kept: Vec<usize> = state.tasks.iter().map(|t| t.id.instance_no).collect();
+        assert_eq!(kept.len(), limits::FINISHED_TASKS_KEPT + 1);
+        assert_eq!(kept[..2], [0, 6]);
+    }
 }

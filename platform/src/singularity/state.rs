@@ -4,11 +4,15 @@
 
 use std::{
     collections::{BTreeMap, VecDeque},
+    sync::Arc,
     time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::objects::{Deploy, Request};
 
 /// Everything the model holds, behind one lock.
 #[derive(Default)]
@@ -23,12 +27,13 @@ pub(crate) struct State {
 
 pub(crate) struct RequestEntry {
     /// The SingularityRequest as saved, `requestType` filled in.
-    pub request: Value,
+    pub request: Request,
     /// `ACTIVE`, `PAUSED`, or `DEPLOYING_TO_UNPAUSE` (a deploy that unpauses it on success).
     pub state: &'static str,
     pub active_deploy: Option<String>,
     pub pending: Option<Pending>,
-    /// Every deploy ever started for this request, oldest first.
+    /// The deploys started for this request, oldest first (the oldest finished ones are
+    /// purged, see [`RequestEntry::purge_history`]).
     pub deploys: Vec<DeployEntry>,
 }
 
@@ -44,13 +49,16 @@ pub(crate) struct Pending {
     pub step_launch_complete: bool,
     /// When the deploy started (epoch millis): the deploy progress's timestamp.
     pub timestamp: u64,
-    pub updated_request: Option<Value>,
+    pub updated_request: Option<Request>,
     /// Set by `DELETE /api/deploys/deploy/{id}/request/{id}`: when the cancel was asked.
     pub cancel_requested: Option<u64>,
+    /// Wakes the deploy's checker between two looks (a cancel, a pause), so that it does
+    /// not wait out the health-check interval.
+    pub wake: Arc<Notify>,
 }
 
 pub(crate) struct DeployEntry {
-    pub deploy: Value,
+    pub deploy: Deploy,
     pub marker: Marker,
     pub result: Option<DeployResult>,
 }
@@ -272,6 +280,22 @@ impl RequestEntry {
             .find(|d| d.marker.deploy_id == deploy_id)
     }
 
+    /// Keeps the newest `kept` deploys and always the active and pending ones: older ones
+    /// leave the history, as Singularity's history purger removes old deploys.
+    pub fn purge_history(&mut self, kept: usize) {
+        let mut extra = self.deploys.len().saturating_sub(kept);
+        let mut protected: Vec<String> = self.active_deploy.iter().cloned().collect();
+        protected.extend(self.pending.as_ref().map(|p| p.deploy_id.clone()));
+        protected.extend(self.deploys.last().map(|d| d.marker.deploy_id.clone()));
+        self.deploys.retain(|d| {
+            if extra == 0 || protected.contains(&d.marker.deploy_id) {
+                return true;
+            }
+            extra -= 1;
+            false
+        });
+    }
+
     pub fn deploy_mut(&mut self, deploy_id: &str) -> Option<&mut DeployEntry> {
         self.deploys
             .iter_mut()
@@ -300,7 +324,7 @@ impl RequestEntry {
             },
         });
         if let Some(updated) = &pending.updated_request {
-            state["updatedRequest"] = updated.clone();
+            state["updatedRequest"] = json!(updated);
         }
         state
     }
@@ -334,16 +358,16 @@ impl RequestEntry {
 
     /// `SingularityRequestParent`: what `GET /api/requests/request/{id}` and the POSTs answer.
     pub fn parent_json(&self) -> Value {
-        let request_id = self.request["id"].as_str().unwrap_or_default();
+        let request_id = self.request.id.as_deref().unwrap_or_default();
         let mut parent = json!({ "request": self.request, "state": self.state });
         let mut deploy_state = json!({ "requestId": request_id });
         if let Some(active) = self.active_deploy.as_deref().and_then(|id| self.deploy(id)) {
-            parent["activeDeploy"] = active.deploy.clone();
+            parent["activeDeploy"] = json!(active.deploy);
             deploy_state["activeDeploy"] = active.marker.json();
         }
         if let Some(pending) = &self.pending {
             if let Some(deploy) = self.deploy(&pending.deploy_id) {
-                parent["pendingDeploy"] = deploy.deploy.clone();
+                parent["pendingDeploy"] = json!(deploy.deploy);
                 deploy_state["pendingDeploy"] = deploy.marker.json();
             }
             parent["pendingDeployState"] = self.pending_json(pending);
@@ -364,5 +388,66 @@ impl RequestEntry {
             history["deployResult"] = result.json();
         }
         Some(history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(deploys: usize, active: Option<&str>, pending: Option<&str>) -> RequestEntry {
+        let deploys = (1..=deploys)
+            .map(|n| DeployEntry {
+                deploy: Deploy::default(),
+                marker: Marker {
+                    request_id: "r".into(),
+                    deploy_id: format!("d{n}"),
+                    timestamp: 0,
+                    user: None,
+                    message: None,
+                },
+                result: None,
+            })
+            .collect();
+        RequestEntry {
+            request: Request::default(),
+            state: "ACTIVE",
+            active_deploy: active.map(Into::into),
+            pending: pending.map(|id| Pending {
+                deploy_id: id.into(),
+                state: "WAITING",
+                target_instances: 1,
+                active_instances: 0,
+                step_launch_complete: false,
+                timestamp: 0,
+                updated_request: None,
+                cancel_requested: None,
+                wake: Default::default(),
+            }),
+            deploys,
+        }
+    }
+
+    fn ids(entry: &RequestEntry) -> Vec<&str> {
+        entry
+            .deploys
+            .iter()
+            .map(|d| d.marker.deploy_id.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn the_history_purge_keeps_the_newest_and_the_active_and_pending_ones() {
+        let mut entry = self::entry(6, Some("d1"), Some("d2"));
+        entry.purge_history(3);
+        assert_eq!(ids(&entry), ["d1", "d2", "d6"]);
+
+        let mut entry = self::entry(6, Some("d5"), None);
+        entry.purge_history(3);
+        assert_eq!(ids(&entry), ["d4", "d5", "d6"]);
+
+        let mut entry = self::entry(2, None, None);
+        entry.purge_history(3);
+        assert_eq!(ids(&entry), ["d1", "d2"]);
     }
 }

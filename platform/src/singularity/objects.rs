@@ -1,0 +1,526 @@
+//! `SingularityRequest` and `SingularityDeploy` as Singularity keeps them: read as Jackson
+//! reads them and written back as its ObjectMapper writes them (`JavaUtils.newObjectMapper`,
+//! `SingularityService.initialize`: `FAIL_ON_UNKNOWN_PROPERTIES` off, `Include.NON_ABSENT`).
+//! So a field the Java class does not have is dropped (a misspelled `"instance": 2` is not
+//! saved), and an absent or `null` one is left out of every answer.
+//!
+//! The fields the model reads or checks are typed; each other property of the Java classes
+//! is kept with its Java type when it is a scalar or a list of strings, and as raw JSON when
+//! it is a map or an object the model does not interpret (the real server echoes those).
+//! Not modelled yet: what the real constructors fill in by themselves
+//! (`canaryDeploySettings`, docker's `forcePullImage`, ...), and dropping the request's
+//! `daemon`, which Singularity reads but never writes back.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `SingularityRequest`: the properties its `@JsonCreator` takes and its getters write.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Request {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_type: Option<RequestType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owners: Option<Vec<Option<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub num_retries_on_failure: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_scale: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quartz_schedule: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_time_zone: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_type: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instances: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rack_sensitive: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balanced: Option<bool>,
+    /// Read to derive `requestType`. Singularity's class has no getter for it and does not
+    /// write it back; here it is written back as sent (see the module's docs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kill_old_non_long_running_tasks_after_millis: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_execution_time_limit_millis: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_expected_runtime_millis: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_at_least_millis_after_task_finishes_for_reschedule: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rack_affinity: Option<Vec<JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_placement: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slave_placement: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_agent_attributes: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_slave_attributes: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_agent_attributes: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_slave_attributes: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_attribute_minimums: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slave_attribute_minimums: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tasks_per_offer: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_bounce_to_same_host: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_role: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_write_groups: Option<Vec<JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only_groups: Option<Vec<JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_permissions: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounce_after_scale: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_configuration_overrides: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_healthchecks: Option<bool>,
+    /// Read as `hideEvenNumberAcrossRacks`, written by its getter's name.
+    #[serde(
+        rename(
+            deserialize = "hideEvenNumberAcrossRacks",
+            serialize = "hideEvenNumberAcrossRacksHint"
+        ),
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub hide_even_number_across_racks_hint: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_log_error_regex: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_log_error_regex_case_sensitive: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_priority_level: Option<JavaDouble>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_center: Option<JavaString>,
+}
+
+impl Request {
+    /// `getInstancesSafe`: 1 when not set.
+    pub fn instances(&self) -> i64 {
+        self.instances.map_or(1, |n| i64::from(n.0))
+    }
+
+    /// As the constructor keeps them: the deprecated `slave*` properties are read when their
+    /// `agent*` twin is absent, and their getters then answer the `agent*` value.
+    pub fn with_agent_twins(mut self) -> Request {
+        for (agent, slave) in [
+            (&mut self.agent_placement, &mut self.slave_placement),
+            (
+                &mut self.required_agent_attributes,
+                &mut self.required_slave_attributes,
+            ),
+            (
+                &mut self.allowed_agent_attributes,
+                &mut self.allowed_slave_attributes,
+            ),
+            (
+                &mut self.agent_attribute_minimums,
+                &mut self.slave_attribute_minimums,
+            ),
+        ] {
+            if agent.is_none() {
+                *agent = slave.take();
+            }
+            slave.clone_from(agent);
+        }
+        self
+    }
+}
+
+#[derive(Clone, Copy, Deserialize, Serialize, PartialEq, Debug)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum RequestType {
+    Service,
+    Worker,
+    Scheduled,
+    OnDemand,
+    RunOnce,
+}
+
+impl RequestType {
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestType::Service => "SERVICE",
+            RequestType::Worker => "WORKER",
+            RequestType::Scheduled => "SCHEDULED",
+            RequestType::OnDemand => "ON_DEMAND",
+            RequestType::RunOnce => "RUN_ONCE",
+        }
+    }
+}
+
+/// `SingularityDeploy`: the properties its `@JsonCreator` takes and its getters write.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Deploy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<Vec<JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_info: Option<ContainerInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_executor_cmd: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_executor_id: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_executor_source: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_executor_resources: Option<Resources>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_env: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_immediately: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uris: Option<Value>,
+    /// Free-form, echoed as sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executor_data: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesos_labels: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_labels: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesos_task_labels: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy_health_timeout_seconds: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck_interval_seconds: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck_timeout_seconds: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck_port_index: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck_max_retries: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck_max_total_timeout_seconds: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Healthcheck>,
+    /// Read as `healthCheckProtocol`, written by its getter's name.
+    #[serde(
+        rename(deserialize = "healthCheckProtocol", serialize = "healthcheckProtocol"),
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub healthcheck_protocol: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip_healthchecks_on_deploy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consider_healthy_after_running_for_seconds: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_base_path: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_groups: Option<Vec<JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_port_index: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_options: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_domains: Option<Vec<JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_additional_routes: Option<Vec<JavaString>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_template: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_service_id_override: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load_balancer_upstream_group: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy_instance_count_per_step: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy_step_wait_time_ms: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_advance_deploy_steps: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_task_retries: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shell: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<JavaString>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3_uploader_additional_files: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_deploy_settings: Option<Value>,
+}
+
+impl Deploy {
+    /// The Docker image it runs (checked present when the deploy was accepted).
+    pub fn image(&self) -> &str {
+        self.container_info
+            .as_ref()
+            .and_then(|c| c.docker.as_ref())
+            .map_or("", |d| d.image.as_str())
+    }
+
+    /// As the constructor keeps it: the deprecated `healthcheckUri` and its companions
+    /// become a `healthcheck` when none is given (their `Long`s cut to `int`, as
+    /// `Long::intValue` does).
+    pub fn with_healthcheck_folded(mut self) -> Deploy {
+        if self.healthcheck.is_none()
+            && let Some(uri) = &self.healthcheck_uri
+        {
+            let int = |long: Option<JavaLong>| long.map(|JavaLong(n)| JavaInt(n as i32));
+            self.healthcheck = Some(Healthcheck {
+                uri: Some(uri.clone()),
+                port_index: self.healthcheck_port_index,
+                protocol: self.healthcheck_protocol.clone(),
+                interval_seconds: int(self.healthcheck_interval_seconds),
+                response_timeout_seconds: int(self.healthcheck_timeout_seconds),
+                max_retries: self.healthcheck_max_retries,
+                ..Healthcheck::default()
+            });
+        }
+        self
+    }
+}
+
+/// `SingularityContainerInfo`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContainerInfo {
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ContainerType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volumes: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker: Option<Docker>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesos: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_infos: Option<Value>,
+}
+
+/// `SingularityContainerType`: Jackson takes only these names, as written.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+pub(crate) enum ContainerType {
+    #[serde(rename = "MESOS")]
+    Mesos,
+    #[serde(rename = "DOCKER")]
+    Docker,
+}
+
+/// `SingularityDockerNetworkType`.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum Network {
+    Bridge,
+    Host,
+    None,
+}
+
+/// `SingularityDockerInfo`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Docker {
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network: Option<Network>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_mappings: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub force_pull_image: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub docker_parameters: Option<Value>,
+}
+
+/// `Resources`: its constructor takes primitives, so a field left out is 0, and all four
+/// are always written.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Resources {
+    #[serde(default)]
+    pub cpus: JavaDouble,
+    #[serde(default)]
+    pub memory_mb: JavaDouble,
+    #[serde(default)]
+    pub num_ports: JavaInt,
+    #[serde(default)]
+    pub disk_mb: JavaDouble,
+}
+
+/// `HealthcheckOptions`.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Healthcheck {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_index: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port_number: Option<JavaLong>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_timeout_seconds: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_delay_seconds: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_interval_seconds: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_seconds: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_timeout_seconds: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<JavaInt>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_status_codes: Option<Vec<JavaInt>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck_result_file_path: Option<JavaString>,
+}
+
+/// Jackson's scalar coercions (2.9, Singularity's): a `String` field takes a number or a
+/// boolean as its text, a number field takes a string that parses. Each is written back as
+/// the Java value it became.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub(crate) struct JavaInt(pub i32);
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub(crate) struct JavaLong(pub i64);
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub(crate) struct JavaDouble(pub f64);
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct JavaString(pub String);
+
+fn coerced<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(
+    deserializer: D,
+    from_number: impl Fn(&serde_json::Number) -> Option<T>,
+) -> Result<T, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    match &value {
+        Value::Number(number) => from_number(number),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+    .ok_or_else(|| serde::de::Error::custom("not a number"))
+}
+
+impl<'de> Deserialize<'de> for JavaInt {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        coerced(deserializer, |n| {
+            // Jackson truncates a float read into an int (`ACCEPT_FLOAT_AS_INT`).
+            let whole = n
+                .as_i64()
+                .or_else(|| n.as_f64().map(|f| f.trunc() as i64))?;
+            i32::try_from(whole).ok()
+        })
+        .map(JavaInt)
+    }
+}
+
+impl<'de> Deserialize<'de> for JavaLong {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        coerced(deserializer, |n| {
+            n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64))
+        })
+        .map(JavaLong)
+    }
+}
+
+impl<'de> Deserialize<'de> for JavaDouble {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        coerced(deserializer, serde_json::Number::as_f64).map(JavaDouble)
+    }
+}
+
+impl<'de> Deserialize<'de> for JavaString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(JavaString(text)),
+            Value::Number(number) => Ok(JavaString(number.to_string())),
+            Value::Bool(flag) => Ok(JavaString(flag.to_string())),
+            _ => Err(serde::de::Error::custom("not a string")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_and_null_fields_are_dropped_and_known_ones_kept() {
+        let request: Request = serde_json::from_value(json!({
+            "id": "hello", "instance": 2, "instances": "3", "owners": null,
+            "group": 7, "daemon": false, "hideEvenNumberAcrossRacks": true,
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(request).unwrap(),
+            json!({ "id": "hello", "instances": 3, "group": "7", "daemon": false,
+                    "hideEvenNumberAcrossRacksHint": true })
+        );
+        let deploy: Deploy = serde_json::from_value(json!({
+            "id": "d1", "requestId": "hello", "junk": "x".repeat(100),
+            "containerInfo": { "type": "DOCKER", "extra": 1,
+                "docker": { "image": "i", "netwrok": "HOST" } },
+            "metadata": { "free": { "form": 1 } },
+        }))
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(deploy).unwrap(),
+            json!({ "id": "d1", "requestId": "hello",
+                    "containerInfo": { "type": "DOCKER", "docker": { "image": "i" } },
+                    "metadata": { "free": { "form": 1 } } })
+        );
+    }
+
+    #[test]
+    fn deprecated_twins_are_kept_as_the_constructors_keep_them() {
+        let request: Request =
+            serde_json::from_value(json!({ "id": "r", "slavePlacement": "GREEDY" })).unwrap();
+        let request = serde_json::to_value(request.with_agent_twins()).unwrap();
+        assert_eq!(request["agentPlacement"], "GREEDY");
+        assert_eq!(request["slavePlacement"], "GREEDY");
+
+        let deploy: Deploy = serde_json::from_value(json!({
+            "healthcheckUri": "/health", "healthcheckIntervalSeconds": 4_294_967_297_i64,
+        }))
+        .unwrap();
+        let healthcheck = deploy.with_healthcheck_folded().healthcheck.unwrap();
+        assert_eq!(healthcheck.uri.as_deref(), Some("/health"));
+        // 2³² + 1 cut to an int is 1.
+        assert_eq!(healthcheck.interval_seconds, Some(JavaInt(1)));
+    }
+}
