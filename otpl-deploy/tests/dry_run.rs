@@ -1,5 +1,5 @@
-//! `otpl-deploy --dry-run`: prints what it would send and sends nothing; and the repository's
-//! own `config/pp-sf` passes the tool's checks.
+//! `otpl-deploy --dry-run`: prints what it would send and sends nothing; and the workshop's
+//! `config/pp-sf` (as the repository first has it: its template in test-support) passes.
 
 use std::{fs, path::Path};
 
@@ -142,20 +142,10 @@ fn a_healthcheck_object_replaces_healthcheck_uri() {
     assert_eq!(deploy.get("healthcheckUri"), None);
 }
 
-/// The repository's root, where the committed `config/` and `docker-repo` are.
-fn repository() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-}
-
 #[test]
-fn the_committed_config_passes_with_placeholders_noted() {
-    let root = repository();
-    for file in ["singularity-request.json", "singularity.json"] {
-        let text = fs::read_to_string(root.join("config/pp-sf").join(file)).unwrap();
-        serde_json::from_str::<Value>(&text).unwrap_or_else(|err| panic!("{file}: {err}"));
-    }
+fn the_workshops_settings_pass_with_placeholders_noted() {
+    let tree = ConfigTree::template();
+    let root = tree.path();
     let assert = command(step_bin!(), root, &[], &["--dry-run", "pp-sf", "42"])
         .assert()
         .code(0);
@@ -180,14 +170,12 @@ fn the_committed_config_passes_with_placeholders_noted() {
 }
 
 #[test]
-fn the_committed_config_is_not_deployed_with_placeholders() {
+fn the_workshops_settings_are_not_deployed_with_placeholders() {
+    let tree = ConfigTree::template();
     let server = recorder();
     let url = server.url();
     let env = [("SINGULARITY_URL", url.as_str())];
-    let line = fails(
-        command(step_bin!(), repository(), &env, &["pp-sf", "42"]),
-        2,
-    );
+    let line = fails(command(step_bin!(), tree.path(), &env, &["pp-sf", "42"]), 2);
     mentions(&line, &["still holds the placeholder <username>"]);
     assert!(server.received().is_empty(), "{:?}", server.received());
 }
@@ -196,7 +184,8 @@ fn the_committed_config_is_not_deployed_with_placeholders() {
 fn the_dry_run_shown_in_the_docs_is_what_it_prints() {
     let page = "docs/08-deploy-config.md";
     let command_line = "$ cargo run -q -p otpl-deploy -- --dry-run pp-sf 7\n";
-    let text = fs::read_to_string(repository().join(page)).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = fs::read_to_string(root.join(page)).unwrap();
     let shown = text
         .split_once(command_line)
         .and_then(|(_, rest)| rest.split_once("```"))
@@ -204,14 +193,11 @@ fn the_dry_run_shown_in_the_docs_is_what_it_prints() {
         .unwrap_or_else(|| panic!("{page} shows no `{}`", command_line.trim()));
     // As on a learner's machine, where USER is set (the page's user is alice).
     let env = [("USER", "alice")];
-    let assert = command(
-        step_bin!(),
-        repository(),
-        &env,
-        &["--dry-run", "pp-sf", "7"],
-    )
-    .assert()
-    .code(0);
+    // The settings a learner starts from, whatever they have made of the committed ones.
+    let tree = ConfigTree::template();
+    let assert = command(step_bin!(), tree.path(), &env, &["--dry-run", "pp-sf", "7"])
+        .assert()
+        .code(0);
     let output = assert.get_output();
     let printed = String::from_utf8_lossy(&output.stderr) + String::from_utf8_lossy(&output.stdout);
     // The deploy id ends in a random suffix: compare everything but that.

@@ -22,23 +22,32 @@ pub fn unreachable_url() -> String {
     format!("http://{}/singularity", free_address())
 }
 
-/// The repository's own `config/pp-sf/singularity-request.json`, filled in for the user `alice`.
+/// The workshop's `config/pp-sf/singularity-request.json`, filled in for the user `alice`.
 pub fn request() -> String {
-    committed("config/pp-sf/singularity-request.json")
+    template("config/pp-sf/singularity-request.json").replace("<username>", "alice")
 }
 
-/// The repository's own `config/pp-sf/singularity.json`, filled in for `alice`.
+/// The workshop's `config/pp-sf/singularity.json`, filled in for `alice`.
 pub fn deploy() -> String {
-    committed("config/pp-sf/singularity.json")
+    template("config/pp-sf/singularity.json").replace("<username>", "alice")
 }
 
-/// A committed settings file with every `<username>` replaced by `alice`, so that the tests
-/// run on the settings a learner starts from, not on a copy that could drift from them.
-fn committed(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
-    let text = fs::read_to_string(&path).unwrap_or_else(|err| panic!("{file}: {err}"));
-    text.replace("<username>", "alice")
+/// The workshop's template of a settings file (`config/pp-sf/…`, `docker-repo`), placeholders
+/// included: the copy in `test-support/fixtures/workshop/`, not the committed file, which a
+/// learner makes their own (page 08). `.ci/run` checks that the two start out the same.
+pub fn template(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/workshop")
+        .join(file);
+    fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
+
+/// The settings files page 08 has a learner fill in.
+const SETTINGS: [&str; 3] = [
+    "config/pp-sf/singularity-request.json",
+    "config/pp-sf/singularity.json",
+    "docker-repo",
+];
 
 /// A temporary repository root holding deploy settings: `config/pp-sf/…` and `docker-repo`.
 /// Removed when dropped.
@@ -49,12 +58,21 @@ pub struct ConfigTree {
 impl ConfigTree {
     /// The workshop's settings for `pp-sf`, filled in for the user `alice`.
     pub fn workshop() -> ConfigTree {
+        let tree = ConfigTree::template();
+        for file in SETTINGS {
+            tree.write(file, &template(file).replace("<username>", "alice"));
+        }
+        tree
+    }
+
+    /// The workshop's settings for `pp-sf` as a learner first gets them: placeholders and all.
+    pub fn template() -> ConfigTree {
         let tree = ConfigTree {
             dir: TempDir::new().expect("a temporary directory"),
         };
-        tree.write("config/pp-sf/singularity-request.json", &request());
-        tree.write("config/pp-sf/singularity.json", &deploy());
-        tree.write("docker-repo", "alice/hello-mesos\n");
+        for file in SETTINGS {
+            tree.write(file, &template(file));
+        }
         tree
     }
 

@@ -3,7 +3,8 @@
 //! A page marks each generated region with an HTML comment (invisible once rendered) and
 //! ends it with `<!-- end -->`; everything in between is rewritten from the sources:
 //!
-//! - `<!-- include PATH -->` the whole file; `<!-- include PATH NAME -->` one top-level item
+//! - `<!-- include PATH -->` the whole file (a file a learner edits: its template, see
+//!   [`TEMPLATES`]); `<!-- include PATH NAME -->` one top-level item
 //!   of a Rust file (a `fn`, `const`, … with its doc comment and attributes), or in any other
 //!   file the lines between `ANCHOR: NAME` and `ANCHOR_END: NAME` comments (as in the Rust
 //!   Book's listings; a name may mark several ranges, shown one after the other);
@@ -205,9 +206,20 @@ fn render(root: &Path, bins: &Path, page: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// Where the workshop's templates of the files a learner edits (page 08: `config/pp-sf/…`,
+/// `docker-repo`) are kept, at the same paths. A page that includes such a file shows its
+/// template, so that a learner's edits leave the pages (and this check) as they are.
+const TEMPLATES: &str = "test-support/fixtures/workshop";
+
 /// A file, or one item of it, fenced, under a link to the file.
 fn include(root: &Path, path: &str, item: Option<&str>) -> Result<String, String> {
-    let text = fs::read_to_string(root.join(path)).map_err(|err| format!("{path}: {err}"))?;
+    let template = root.join(TEMPLATES).join(path);
+    let source = if template.is_file() {
+        template
+    } else {
+        root.join(path)
+    };
+    let text = fs::read_to_string(source).map_err(|err| format!("{path}: {err}"))?;
     let language = match Path::new(path).extension().and_then(|e| e.to_str()) {
         Some("rs") => "rust",
         Some("toml") => "toml",
