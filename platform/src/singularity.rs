@@ -67,6 +67,9 @@
 //! - A task that exits: the failure's message is Mesos's "Container exited with status N",
 //!   then, **added by this platform**, "; last lines: …" with the task's last lines of output
 //!   (a real Singularity shows them in its UI, not in the message).
+//! - Health checks follow redirects as Singularity's do (up to 5, AsyncHttpClient's
+//!   default), but only within the task's own scheme, host and port (Singularity: anywhere);
+//!   a redirect elsewhere is a failed check whose error says it was not followed.
 //! - Health checks: one every interval, also while refused (Singularity re-checks a refused
 //!   one sooner); `failureStatusCodes`, `startupDelaySeconds`, `skipHealthchecksOnDeploy`,
 //!   and `healthcheckResultFilePath` are not read; without a health check a task is healthy after
@@ -163,7 +166,8 @@ pub(crate) struct Inner<R> {
     runtime: R,
     settings: Settings,
     state: Mutex<State>,
-    /// For health checks: no redirects followed, no proxy, a timeout on every check.
+    /// For health checks: redirects followed within the task's origin, no proxy, a timeout
+    /// on every check.
     health: reqwest::Client,
     /// Whether the look at all tasks every check interval has started.
     watching: AtomicBool,
@@ -171,11 +175,41 @@ pub(crate) struct Inner<R> {
     fetched: watch::Cache,
 }
 
+/// How many redirects a health check follows: `SingularityHealthchecker` asks its
+/// AsyncHttpClient to follow them (`setFollowRedirects(true)`), which stops after 5
+/// (`maxRedirects`, AsyncHttpClient's default).
+const HEALTH_REDIRECTS: usize = 5;
+
+/// Redirects a health check follows: up to [`HEALTH_REDIRECTS`], and only within the task's
+/// own origin (scheme, host and port). Singularity follows them anywhere; this platform is
+/// a local service a task must not be able to point at other hosts or the laptop's other
+/// ports, and a `/health` that redirects within its own server (to `/health/`, `/ready`)
+/// passes as it would there. The check's timeout bounds the whole chain.
+fn health_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if attempt.previous().len() > HEALTH_REDIRECTS {
+            attempt.error(format!(
+                "more than {HEALTH_REDIRECTS} redirects, not followed"
+            ))
+        } else if first != Some(attempt.url().origin()) {
+            let error = format!(
+                "a redirect to {} is not followed: this platform follows redirects only \
+                 within the task's own host and port",
+                attempt.url()
+            );
+            attempt.error(error)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 impl<R: Runtime> Singularity<R> {
     pub fn new(runtime: R, settings: Settings) -> Singularity<R> {
         let health = reqwest::Client::builder()
             .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(health_redirects())
             .timeout(settings.check_timeout)
             .build()
             .expect("an HTTP client without TLS builds");

@@ -463,6 +463,10 @@ async fn step_launch_complete<R: Runtime>(
         return false;
     };
     let complete = pending.step_launch_complete;
+    if !complete {
+        // `withNewActiveInstances` and `withCompletedStepLaunch` each take the time.
+        pending.timestamp = now_millis();
+    }
     pending.active_instances = count;
     pending.step_launch_complete = true;
     complete
@@ -589,8 +593,9 @@ async fn mark_healthy<R: Runtime>(inner: &Inner<R>, task_id: &str) {
 
 /// `GET url`: the status, or why there is none, and whether the connection was refused
 /// (Singularity's "startup" check: a `ConnectException`, nothing listening yet). The body is
-/// never read (a check needs only the status), redirects are not followed (a 3xx is a failed
-/// check, as in Singularity), and `timeout` bounds the whole exchange.
+/// never read (a check needs only the status), redirects are followed as the client's policy
+/// allows (within the task's origin), and `timeout` bounds the whole exchange, redirects
+/// included.
 async fn health_check(
     client: &reqwest::Client,
     url: &str,

@@ -47,7 +47,8 @@ pub(crate) struct Pending {
     pub active_instances: usize,
     /// Set with `active_instances`; the deploy succeeds at the check after.
     pub step_launch_complete: bool,
-    /// When the deploy started (epoch millis): the deploy progress's timestamp.
+    /// The deploy progress's timestamp (epoch millis): when the deploy started, then when
+    /// its progress last changed (each `SingularityDeployProgress.with…` takes the time).
     pub timestamp: u64,
     pub updated_request: Option<Request>,
     /// Set by `DELETE /api/deploys/deploy/{id}/request/{id}`: when the cancel was asked.
