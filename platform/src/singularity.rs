@@ -91,7 +91,10 @@
 
 mod api;
 mod checker;
+mod decide;
+mod health;
 mod jackson;
+mod lifecycle;
 mod limits;
 mod objects;
 mod state;
@@ -108,7 +111,10 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 pub use self::state::HealthCheck;
-use self::state::{State, TaskStatus};
+use self::{
+    lifecycle::DeployState,
+    state::{State, TaskStatus},
+};
 use crate::runtime::Runtime;
 
 /// The deploy checker's timings and where tasks run.
@@ -238,7 +244,7 @@ impl<R: Runtime> Singularity<R> {
         for (id, entry) in &state.requests {
             view.requests.push(RequestView {
                 id: id.clone(),
-                state: entry.state,
+                state: entry.state.name(),
                 instances: entry.request.instances().unsigned_abs(),
                 active_deploy: entry.active_deploy.clone(),
                 pending_deploy: entry.pending.as_ref().map(|p| p.deploy_id.clone()),
@@ -253,13 +259,16 @@ impl<R: Runtime> Singularity<R> {
                     request_id: id.clone(),
                     deploy_id: deploy.marker.deploy_id.clone(),
                     image: deploy.deploy.image().into(),
-                    state: result.map_or(pending.map_or("WAITING", |p| p.state), |r| r.state),
+                    state: (result.map(|r| r.state))
+                        .or(pending.map(|p| p.state))
+                        .unwrap_or(DeployState::Waiting)
+                        .name(),
                     message: result.and_then(|r| r.message.clone()),
                     failures: result.map_or(Vec::new(), |r| {
                         r.failures
                             .iter()
                             .map(|f| FailureView {
-                                reason: f.reason,
+                                reason: f.reason.name(),
                                 task_id: f.task_id.as_ref().map(|t| t.id.clone()),
                                 message: f.message.clone(),
                             })

@@ -12,7 +12,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::objects::{Deploy, Request};
+use super::{
+    lifecycle::{DeployState, FailureReason, RequestState},
+    objects::{Deploy, Request},
+};
 
 /// Everything the model holds, behind one lock.
 #[derive(Default)]
@@ -28,8 +31,7 @@ pub(crate) struct State {
 pub(crate) struct RequestEntry {
     /// The SingularityRequest as saved, `requestType` filled in.
     pub request: Request,
-    /// `ACTIVE`, `PAUSED`, or `DEPLOYING_TO_UNPAUSE` (a deploy that unpauses it on success).
-    pub state: &'static str,
+    pub state: RequestState,
     pub active_deploy: Option<String>,
     pub pending: Option<Pending>,
     /// The deploys started for this request, oldest first (the oldest finished ones are
@@ -40,8 +42,8 @@ pub(crate) struct RequestEntry {
 /// A deploy being checked: `SingularityPendingDeploy`.
 pub(crate) struct Pending {
     pub deploy_id: String,
-    /// `WAITING` or `CANCELING`.
-    pub state: &'static str,
+    /// `WAITING` until the deploy has a result.
+    pub state: DeployState,
     pub target_instances: usize,
     /// 0 until every instance is healthy (`markStepLaunchFinished`), then their number.
     pub active_instances: usize,
@@ -77,23 +79,22 @@ pub(crate) struct Marker {
 /// `SingularityDeployResult`.
 #[derive(Clone)]
 pub(crate) struct DeployResult {
-    pub state: &'static str,
+    pub state: DeployState,
     pub message: Option<String>,
     pub failures: Vec<Failure>,
     pub timestamp: u64,
 }
 
 /// `SingularityDeployFailure`: one task's (or the deploy's) cause.
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Failure {
-    /// A `SingularityDeployFailureReason`, e.g. `TASK_FAILED_HEALTH_CHECKS`.
-    pub reason: &'static str,
+    pub reason: FailureReason,
     pub task_id: Option<TaskId>,
     pub message: Option<String>,
 }
 
 /// `SingularityTaskId`, as Singularity serialises it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TaskId {
     pub request_id: String,
@@ -412,11 +413,11 @@ mod tests {
             .collect();
         RequestEntry {
             request: Request::default(),
-            state: "ACTIVE",
+            state: RequestState::Active,
             active_deploy: active.map(Into::into),
             pending: pending.map(|id| Pending {
                 deploy_id: id.into(),
-                state: "WAITING",
+                state: DeployState::Waiting,
                 target_instances: 1,
                 active_instances: 0,
                 step_launch_complete: false,

@@ -17,7 +17,9 @@ use super::{
 use crate::{
     runtime::Runtime,
     singularity::{
-        Singularity, checker, limits,
+        Singularity, checker,
+        lifecycle::RequestState,
+        limits,
         objects::{Deploy, Request},
         state::{DeployEntry, Marker, Pending, now_millis},
     },
@@ -58,7 +60,7 @@ pub(super) async fn start_deploy<R: Runtime>(
         .as_ref()
         .unwrap_or(&entry.request)
         .instances();
-    if !fields.unpause_on_successful_deploy && entry.state == "PAUSED" {
+    if !fields.unpause_on_successful_deploy && entry.state == RequestState::Paused {
         return Err(dropwizard(
             StatusCode::CONFLICT,
             &format!(
@@ -97,21 +99,9 @@ pub(super) async fn start_deploy<R: Runtime>(
         result: None,
     });
     entry.purge_history(limits::DEPLOYS_KEPT);
-    entry.pending = Some(Pending {
-        deploy_id: deploy_id.clone(),
-        state: "WAITING",
-        target_instances: usize::try_from(instances).unwrap_or(1),
-        active_instances: 0,
-        step_launch_complete: false,
-        timestamp,
-        updated_request,
-        cancel_requested: None,
-        wake: Default::default(),
-    });
-    // A paused request deployed with `unpauseOnSuccessfulDeploy` (`deployToUnpause`).
-    if fields.unpause_on_successful_deploy && entry.state == "PAUSED" {
-        entry.state = "DEPLOYING_TO_UNPAUSE";
-    }
+    let target_instances = usize::try_from(instances).unwrap_or(1);
+    let pending = Pending::new(&deploy_id, target_instances, timestamp, updated_request);
+    entry.begin_deploy(pending, fields.unpause_on_successful_deploy);
     // `DeployResource.deploy` answers with the request the deploy will bring, if it brings one.
     let mut parent = entry.parent_json();
     if let Some(updated) = entry
@@ -143,17 +133,10 @@ pub(super) async fn cancel_deploy<R: Runtime>(
         .requests
         .get_mut(&request_id)
         .ok_or_else(|| not_found(&request_id))?;
-    match &mut entry.pending {
-        Some(pending) if pending.deploy_id == deploy_id => {
-            pending.cancel_requested.get_or_insert_with(now_millis);
-            // The checker may be between two looks, an interval apart: it looks at once.
-            pending.wake.notify_one();
-        }
-        _ => {
-            return Err(bad_request(format!(
-                "Request {request_id} does not have a pending deploy {deploy_id}"
-            )));
-        }
+    if !entry.request_cancel(&deploy_id, now_millis()) {
+        return Err(bad_request(format!(
+            "Request {request_id} does not have a pending deploy {deploy_id}"
+        )));
     }
     Ok(ok(entry.parent_json()))
 }

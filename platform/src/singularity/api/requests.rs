@@ -61,13 +61,10 @@ pub(super) async fn save_request<R: Runtime>(
         // This platform's own limit: Singularity keeps as many as ZooKeeper holds.
         None if count >= limits::MAX_REQUESTS => Err(bad_request(limits::too_many_requests())),
         None => {
-            let entry = state.requests.entry(id).or_insert(RequestEntry {
-                request,
-                state: "ACTIVE",
-                active_deploy: None,
-                pending: None,
-                deploys: Vec::new(),
-            });
+            let entry = state
+                .requests
+                .entry(id)
+                .or_insert(RequestEntry::new(request));
             Ok(ok(entry.parent_json()))
         }
     }
@@ -103,18 +100,13 @@ pub(super) async fn pause<R: Runtime>(
     let parent = {
         let mut state = singularity.inner.state.lock().await;
         let entry = state.requests.get_mut(&id).ok_or_else(|| not_found(&id))?;
-        if entry.state == "PAUSED" {
+        if !entry.pause() {
             return Err(dropwizard(
                 StatusCode::CONFLICT,
                 &format!(
                     "Request {id} is paused. Unable to pause (it must be manually unpaused first)"
                 ),
             ));
-        }
-        entry.state = "PAUSED";
-        // A deploy in progress fails at the checker's next look: make that now.
-        if let Some(pending) = &entry.pending {
-            pending.wake.notify_one();
         }
         entry.parent_json()
     };
@@ -130,16 +122,12 @@ pub(super) async fn unpause<R: Runtime>(
     let (parent, active) = {
         let mut state = singularity.inner.state.lock().await;
         let entry = state.requests.get_mut(&id).ok_or_else(|| not_found(&id))?;
-        if entry.state != "PAUSED" {
+        if let Err(current) = entry.unpause() {
             return Err(dropwizard(
                 StatusCode::CONFLICT,
-                &format!(
-                    "Request {id} is not in PAUSED state, it is in {}",
-                    entry.state
-                ),
+                &format!("Request {id} is not in PAUSED state, it is in {current}"),
             ));
         }
-        entry.state = "ACTIVE";
         (entry.parent_json(), entry.active_deploy.clone())
     };
     if let Some(deploy_id) = active {
