@@ -67,29 +67,38 @@ pub(crate) struct DeployEntry {
 }
 
 /// `SingularityDeployMarker`: who started the deploy, when, and why.
-#[derive(Clone)]
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Marker {
     pub request_id: String,
     pub deploy_id: String,
     pub timestamp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// `SingularityDeployResult`.
-#[derive(Clone)]
+#[derive(Clone, Serialize)]
 pub(crate) struct DeployResult {
+    #[serde(rename = "deployState")]
     pub state: DeployState,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    #[serde(rename = "deployFailures")]
     pub failures: Vec<Failure>,
     pub timestamp: u64,
 }
 
 /// `SingularityDeployFailure`: one task's (or the deploy's) cause.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Failure {
     pub reason: FailureReason,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<TaskId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
@@ -213,21 +222,6 @@ pub(crate) fn duration_text(millis: u128) -> String {
 }
 
 impl Marker {
-    pub fn json(&self) -> Value {
-        let mut marker = json!({
-            "requestId": self.request_id,
-            "deployId": self.deploy_id,
-            "timestamp": self.timestamp,
-        });
-        if let Some(user) = &self.user {
-            marker["user"] = json!(user);
-        }
-        if let Some(message) = &self.message {
-            marker["message"] = json!(message);
-        }
-        marker
-    }
-
     /// Java's `toString()` of the marker, which the 409 message quotes.
     fn java(&self) -> String {
         format!(
@@ -245,34 +239,6 @@ fn java_optional(value: &Option<String>) -> String {
     value
         .as_ref()
         .map_or("Optional.empty".into(), |v| format!("Optional[{v}]"))
-}
-
-impl DeployResult {
-    pub fn json(&self) -> Value {
-        let failures: Vec<Value> = self.failures.iter().map(Failure::json).collect();
-        let mut result = json!({
-            "deployState": self.state,
-            "deployFailures": failures,
-            "timestamp": self.timestamp,
-        });
-        if let Some(message) = &self.message {
-            result["message"] = json!(message);
-        }
-        result
-    }
-}
-
-impl Failure {
-    fn json(&self) -> Value {
-        let mut failure = json!({ "reason": self.reason });
-        if let Some(task_id) = &self.task_id {
-            failure["taskId"] = json!(task_id);
-        }
-        if let Some(message) = &self.message {
-            failure["message"] = json!(message);
-        }
-        failure
-    }
 }
 
 impl RequestEntry {
@@ -308,7 +274,7 @@ impl RequestEntry {
     fn pending_json(&self, pending: &Pending) -> Value {
         let marker = self
             .deploy(&pending.deploy_id)
-            .map(|d| d.marker.json())
+            .map(|d| json!(d.marker))
             .unwrap_or_default();
         let mut state = json!({
             "deployMarker": marker,
@@ -365,12 +331,12 @@ impl RequestEntry {
         let mut deploy_state = json!({ "requestId": request_id });
         if let Some(active) = self.active_deploy.as_deref().and_then(|id| self.deploy(id)) {
             parent["activeDeploy"] = json!(active.deploy);
-            deploy_state["activeDeploy"] = active.marker.json();
+            deploy_state["activeDeploy"] = json!(active.marker);
         }
         if let Some(pending) = &self.pending {
             if let Some(deploy) = self.deploy(&pending.deploy_id) {
                 parent["pendingDeploy"] = json!(deploy.deploy);
-                deploy_state["pendingDeploy"] = deploy.marker.json();
+                deploy_state["pendingDeploy"] = json!(deploy.marker);
             }
             parent["pendingDeployState"] = self.pending_json(pending);
         }
@@ -385,9 +351,9 @@ impl RequestEntry {
     /// the result once it has one.
     pub fn history_json(&self, deploy_id: &str) -> Option<Value> {
         let deploy = self.deploy(deploy_id)?;
-        let mut history = json!({ "deployMarker": deploy.marker.json(), "deploy": deploy.deploy });
+        let mut history = json!({ "deployMarker": deploy.marker, "deploy": deploy.deploy });
         if let Some(result) = &deploy.result {
-            history["deployResult"] = result.json();
+            history["deployResult"] = json!(result);
         }
         Some(history)
     }
