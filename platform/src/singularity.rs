@@ -26,7 +26,8 @@
 //! - The deploy checker: `POST /api/deploys` spawns a tokio task (so the router must be
 //!   served inside a tokio runtime) that starts the deploy's `instances` tasks (each start
 //!   goes on by itself: a slow pull holds nothing back), health-checks them every interval
-//!   and ends the deploy as `SingularityDeployChecker` and `SingularityDeployHealthHelper` do:
+//!   and ends the deploy as `SingularityDeployChecker` and `SingularityDeployHealthHelper` do
+//!   (each look is one pure decision, `decide`, whose unit tests state every rule below):
 //!   - `SUCCEEDED` one check after every instance is healthy (the check before sets
 //!     `deployProgress.currentActiveInstances` and `stepLaunchComplete`); the previous
 //!     deploy's tasks are then stopped with a 5 s grace;
