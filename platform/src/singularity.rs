@@ -26,7 +26,8 @@
 //! - The deploy checker: `POST /api/deploys` spawns a tokio task (so the router must be
 //!   served inside a tokio runtime) that starts the deploy's `instances` tasks (each start
 //!   goes on by itself: a slow pull holds nothing back), health-checks them every interval
-//!   and ends the deploy as `SingularityDeployChecker` and `SingularityDeployHealthHelper` do:
+//!   and ends the deploy as `SingularityDeployChecker` and `SingularityDeployHealthHelper` do
+//!   (each look is one pure decision, `decide`, whose unit tests state every rule below):
 //!   - `SUCCEEDED` one check after every instance is healthy (the check before sets
 //!     `deployProgress.currentActiveInstances` and `stepLaunchComplete`); the previous
 //!     deploy's tasks are then stopped with a 5 s grace;
@@ -67,6 +68,9 @@
 //! - A task that exits: the failure's message is Mesos's "Container exited with status N",
 //!   then, **added by this platform**, "; last lines: …" with the task's last lines of output
 //!   (a real Singularity shows them in its UI, not in the message).
+//! - Health checks follow redirects as Singularity's do (up to 5, AsyncHttpClient's
+//!   default), but only within the task's own scheme, host and port (Singularity: anywhere);
+//!   a redirect elsewhere is a failed check whose error says it was not followed.
 //! - Health checks: one every interval, also while refused (Singularity re-checks a refused
 //!   one sooner); `failureStatusCodes`, `startupDelaySeconds`, `skipHealthchecksOnDeploy`,
 //!   and `healthcheckResultFilePath` are not read; without a health check a task is healthy after
@@ -88,6 +92,10 @@
 
 mod api;
 mod checker;
+mod decide;
+mod health;
+mod jackson;
+mod lifecycle;
 mod limits;
 mod objects;
 mod state;
@@ -104,7 +112,10 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 pub use self::state::HealthCheck;
-use self::state::{State, TaskStatus};
+use self::{
+    lifecycle::DeployState,
+    state::{State, TaskStatus},
+};
 use crate::runtime::Runtime;
 
 /// The deploy checker's timings and where tasks run.
@@ -162,7 +173,8 @@ pub(crate) struct Inner<R> {
     runtime: R,
     settings: Settings,
     state: Mutex<State>,
-    /// For health checks: no redirects followed, no proxy, a timeout on every check.
+    /// For health checks: redirects followed within the task's origin, no proxy, a timeout
+    /// on every check.
     health: reqwest::Client,
     /// Whether the look at all tasks every check interval has started.
     watching: AtomicBool,
@@ -170,11 +182,41 @@ pub(crate) struct Inner<R> {
     fetched: watch::Cache,
 }
 
+/// How many redirects a health check follows: `SingularityHealthchecker` asks its
+/// AsyncHttpClient to follow them (`setFollowRedirects(true)`), which stops after 5
+/// (`maxRedirects`, AsyncHttpClient's default).
+const HEALTH_REDIRECTS: usize = 5;
+
+/// Redirects a health check follows: up to [`HEALTH_REDIRECTS`], and only within the task's
+/// own origin (scheme, host and port). Singularity follows them anywhere; this platform is
+/// a local service a task must not be able to point at other hosts or the laptop's other
+/// ports, and a `/health` that redirects within its own server (to `/health/`, `/ready`)
+/// passes as it would there. The check's timeout bounds the whole chain.
+fn health_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if attempt.previous().len() > HEALTH_REDIRECTS {
+            attempt.error(format!(
+                "more than {HEALTH_REDIRECTS} redirects, not followed"
+            ))
+        } else if first != Some(attempt.url().origin()) {
+            let error = format!(
+                "a redirect to {} is not followed: this platform follows redirects only \
+                 within the task's own host and port",
+                attempt.url()
+            );
+            attempt.error(error)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 impl<R: Runtime> Singularity<R> {
     pub fn new(runtime: R, settings: Settings) -> Singularity<R> {
         let health = reqwest::Client::builder()
             .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
+            .redirect(health_redirects())
             .timeout(settings.check_timeout)
             .build()
             .expect("an HTTP client without TLS builds");
@@ -203,7 +245,7 @@ impl<R: Runtime> Singularity<R> {
         for (id, entry) in &state.requests {
             view.requests.push(RequestView {
                 id: id.clone(),
-                state: entry.state,
+                state: entry.state.name(),
                 instances: entry.request.instances().unsigned_abs(),
                 active_deploy: entry.active_deploy.clone(),
                 pending_deploy: entry.pending.as_ref().map(|p| p.deploy_id.clone()),
@@ -218,13 +260,16 @@ impl<R: Runtime> Singularity<R> {
                     request_id: id.clone(),
                     deploy_id: deploy.marker.deploy_id.clone(),
                     image: deploy.deploy.image().into(),
-                    state: result.map_or(pending.map_or("WAITING", |p| p.state), |r| r.state),
+                    state: (result.map(|r| r.state))
+                        .or(pending.map(|p| p.state))
+                        .unwrap_or(DeployState::Waiting)
+                        .name(),
                     message: result.and_then(|r| r.message.clone()),
                     failures: result.map_or(Vec::new(), |r| {
                         r.failures
                             .iter()
                             .map(|f| FailureView {
-                                reason: f.reason,
+                                reason: f.reason.name(),
                                 task_id: f.task_id.as_ref().map(|t| t.id.clone()),
                                 message: f.message.clone(),
                             })

@@ -531,19 +531,53 @@ fn a_task_that_ends_after_its_deploy_is_seen_without_anyone_asking() {
 }
 
 #[test]
-fn a_health_check_redirect_is_not_followed() {
-    // A start-up timeout of 200 ms: the 302s fail the deploy past 0.2 + 0.05 + 0.5 s.
+fn a_health_check_follows_a_redirect_to_a_200() {
+    // `SingularityHealthchecker`: the AsyncHttpClient request is built with
+    // `setFollowRedirects(true)`, so a `/health` that redirects to a 200 passes.
+    let api = Api::start();
+    let result = api.deploy_to_its_end(1, "redirect");
+    assert_eq!(result["deployState"], "SUCCEEDED", "{result}");
+    let view = api.singularity.view();
+    assert_eq!(
+        view.tasks[0].health_checks.last().unwrap().status,
+        Some(200)
+    );
+}
+
+#[test]
+fn a_health_check_redirect_elsewhere_or_in_a_loop_is_not_followed() {
+    // The platform's own bound (docs/platform.md): within the task's origin, at most 5
+    // redirects (AsyncHttpClient's `maxRedirects`). Each is a failed check: the deploy fails
+    // past 0.2 + 0.05 + 0.5 s.
     let api = Api::with(Settings {
         startup_timeout: Duration::from_millis(200),
         ..LocalSingularity::quick()
     });
-    let result = api.deploy_to_its_end(1, "redirect");
-    assert_eq!(result["deployState"], "FAILED", "{result}");
-    let view = api.singularity.view();
-    assert_eq!(
-        view.tasks[0].health_checks.last().unwrap().status,
-        Some(302)
-    );
+    for (deploy_id, tag, error) in [
+        (
+            "d1",
+            "redirect-away",
+            "http://elsewhere.invalid/health is not followed",
+        ),
+        ("d2", "redirect-loop", "more than 5 redirects"),
+    ] {
+        api.request(1);
+        assert_eq!(api.deploy(deploy_id, tag).status, 200);
+        let result = api.result(deploy_id);
+        assert_eq!(result["deployState"], "FAILED", "{result}");
+        let view = api.singularity.view();
+        let task = view
+            .tasks
+            .iter()
+            .find(|t| t.deploy_id == deploy_id)
+            .unwrap();
+        let check = task.health_checks.last().unwrap();
+        assert_eq!(check.status, None);
+        assert!(
+            check.error.as_deref().unwrap_or_default().contains(error),
+            "{check:?}"
+        );
+    }
 }
 
 #[test]
@@ -641,14 +675,22 @@ fn progress_counts_instances_only_once_all_are_healthy_and_success_comes_a_check
                 progress["currentActiveInstances"].as_u64().unwrap(),
                 progress["stepLaunchComplete"].as_bool().unwrap(),
             );
-            if seen.last() != Some(&step) {
-                seen.push(step);
+            if seen.last().map(|(step, _)| step) != Some(&step) {
+                let marker = &parent["pendingDeployState"]["deployMarker"]["timestamp"];
+                let timestamp = progress["timestamp"].as_u64().unwrap();
+                seen.push((step, timestamp - marker.as_u64().unwrap()));
             }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     // `markStepLaunchFinished`: 0 while launching, both at once when all are healthy.
-    assert_eq!(seen, [(0, false), (2, true)]);
+    let steps: Vec<_> = seen.iter().map(|(step, _)| *step).collect();
+    assert_eq!(steps, [(0, false), (2, true)]);
+    // `SingularityDeployProgress`: the deploy's start, then each change's time (the step
+    // completes at the first look, an interval after the start).
+    let since_start: Vec<u64> = seen.iter().map(|(_, millis)| *millis).collect();
+    assert_eq!(since_start[0], 0, "{since_start:?}");
+    assert!(since_start[1] >= 300, "{since_start:?}");
     let result = api.result("d1");
     assert_eq!(result["deployState"], "SUCCEEDED");
     // `SingularityDeployResult` of SUCCEEDED has no message.

@@ -8,6 +8,8 @@
 //! | `exit-N…`      | prints two lines and exits with status N (as a missing variable does) |
 //! | `missing…`     | cannot start: the image does not exist (Docker's message)            |
 //! | `hang…`        | accepts connections and never answers                                |
+//! | `redirect-away…` | answers `/health` with a 302 to another host                       |
+//! | `redirect-loop…` | answers `/health` with a 302 to `/health`, for ever                |
 //! | `redirect…`    | answers `/health` with a 302 to `/`, which answers 200               |
 //! | `closed…`      | runs but listens nowhere: every check is refused                     |
 //! | `slow…`        | takes 2 s to start (a slow pull), then answers `/health` 200          |
@@ -59,7 +61,7 @@ enum Behaviour {
     Exit(i32),
     Missing,
     Hang,
-    Redirect,
+    Redirect(&'static str),
     Closed,
 }
 
@@ -78,8 +80,12 @@ impl Behaviour {
             Behaviour::Missing
         } else if tag.starts_with("hang") {
             Behaviour::Hang
+        } else if tag.starts_with("redirect-away") {
+            Behaviour::Redirect("http://elsewhere.invalid/health")
+        } else if tag.starts_with("redirect-loop") {
+            Behaviour::Redirect("/health")
         } else if tag.starts_with("redirect") {
-            Behaviour::Redirect
+            Behaviour::Redirect("/")
         } else if tag.starts_with("closed") {
             Behaviour::Closed
         } else {
@@ -265,22 +271,25 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut hang = stopped.clone();
-    let app = match behaviour {
-        Behaviour::NoHealth => Router::new().route("/", get(|| async { "Hello, world!" })),
-        Behaviour::Redirect => Router::new()
-            .route("/", get(|| async { "Hello, world!" }))
-            .route(
-                "/health",
-                get(|| async { (StatusCode::FOUND, [(axum::http::header::LOCATION, "/")]) }),
-            ),
-        Behaviour::Hang => Router::new().fallback(|| async move {
-            let _ = hang.wait_for(|stop| *stop).await;
-            StatusCode::SERVICE_UNAVAILABLE
-        }),
-        _ => Router::new()
-            .route("/", get(|| async { "Hello, world!" }))
-            .route("/health", get(|| async { StatusCode::OK })),
-    };
+    let app =
+        match behaviour {
+            Behaviour::NoHealth => Router::new().route("/", get(|| async { "Hello, world!" })),
+            Behaviour::Redirect(to) => Router::new()
+                .route("/", get(|| async { "Hello, world!" }))
+                .route(
+                    "/health",
+                    get(move || async move {
+                        (StatusCode::FOUND, [(axum::http::header::LOCATION, to)])
+                    }),
+                ),
+            Behaviour::Hang => Router::new().fallback(|| async move {
+                let _ = hang.wait_for(|stop| *stop).await;
+                StatusCode::SERVICE_UNAVAILABLE
+            }),
+            _ => Router::new()
+                .route("/", get(|| async { "Hello, world!" }))
+                .route("/health", get(|| async { StatusCode::OK })),
+        };
     let _ = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|stop| *stop).await;

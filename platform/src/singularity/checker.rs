@@ -1,19 +1,8 @@
-//! The deploy checker, as `SingularityDeployChecker` and `SingularityDeployHealthHelper` decide:
-//! start the deploy's tasks, look at them every check interval, and end the deploy.
-//!
-//! - a task that exits: `FAILED`, "At least 0 task(s) for this instance group failed" (the
-//!   default `allowedTasksFailuresPerGroup` is 0), with a `TASK_FAILED_ON_STARTUP` failure
-//!   carrying Mesos's status message (`TASK_EXPECTED_RUNNING_FINISHED` for exit 0);
-//! - every task healthy: the step's launch is complete (`markStepLaunchFinished`), and at the
-//!   next check `SUCCEEDED`; the previous deploy's tasks are then stopped;
-//! - a task whose checks are refused past the start-up timeout, or fail otherwise past the
-//!   whole health-check time (or more than `maxRetries` times): `FAILED`, "Not all tasks for
-//!   deploy were healthy", one `TASK_FAILED_HEALTH_CHECKS` per such task;
-//! - past the deploy timeout plus the health-check time: `OVERDUE`, "Deploy was able to
-//!   launch N tasks, but not all of them became healthy within …";
-//! - a cancel: `CANCELED`, "Canceled due to request at {millis}".
-//!
-//! A deploy that did not succeed stops its own tasks; the previous deploy's keep serving.
+//! The deploy checker: starts a deploy's tasks, then looks at them every check interval,
+//! health-checks them ([`super::health`]), and carries out what [`super::decide`] decides
+//! from each look (its rustdoc lists the rules): wait, complete the step's launch, or end
+//! the deploy. A deploy that did not succeed stops its own tasks; the previous deploy's keep
+//! serving; one that succeeded stops the previous deploy's.
 
 use std::{
     collections::HashSet,
@@ -28,12 +17,12 @@ use std::{
 use tokio::sync::Notify;
 
 use super::{
-    Inner, Settings, limits,
-    objects::{Deploy, JavaInt, Request},
-    state::{
-        CHECKS_KEPT, DeployResult, Failure, HealthCheck, State, TaskEntry, TaskId, TaskStatus,
-        duration_text, now_millis,
-    },
+    Inner, Settings,
+    decide::{self, Decision, Life, Look, Rules, Seen, Timing},
+    health::{self, HealthPort, HealthTarget},
+    limits,
+    objects::{Deploy, Request},
+    state::{DeployResult, State, TaskEntry, TaskId, TaskStatus, now_millis},
     watch::{self, keep_lines},
 };
 use crate::runtime::{Runtime, TaskSpec};
@@ -48,91 +37,11 @@ struct Plan {
     num_ports: usize,
     memory_mb: f64,
     cpus: f64,
-    /// The health check's URI and the port it goes to: an index into the task's ports,
-    /// or a fixed port number.
-    health: Option<(String, HealthPort)>,
+    health: Option<HealthTarget>,
     instances: usize,
     /// The deploy's own timings (`healthcheck.*`, `deployHealthTimeoutSeconds`), each
     /// falling back to the platform's setting, as Singularity falls back to its configuration.
     timing: Timing,
-}
-
-#[derive(Clone, Copy)]
-enum HealthPort {
-    Index(usize),
-    Number(u16),
-}
-
-/// `HealthcheckOptions` and the deploy's timeouts, with the configuration's defaults.
-#[derive(Clone, Copy, Debug)]
-struct Timing {
-    /// `startupTimeoutSeconds`: how long checks may be refused (nothing listening yet).
-    startup: Duration,
-    /// `intervalSeconds`: between two checks of a task.
-    interval: Duration,
-    /// `responseTimeoutSeconds`: how long one check may take.
-    response: Duration,
-    /// `maxRetries`: how many failed checks (not counting refused ones) are tolerated;
-    /// Singularity's default is no limit.
-    max_retries: Option<u64>,
-    /// `deployHealthTimeoutSeconds`: what the deploy may take beyond its health checks.
-    deploy: Duration,
-    /// Without a health check, a task is healthy once running this long
-    /// (`considerHealthyAfterRunningForSeconds`; here the check interval by default).
-    consider_healthy: Duration,
-}
-
-impl Timing {
-    fn of(deploy: &Deploy, settings: &Settings) -> Timing {
-        // Negative values were refused when the deploy was accepted.
-        let seconds = |value: Option<i64>, default: Duration| {
-            value
-                .and_then(|n| u64::try_from(n).ok())
-                .map_or(default, Duration::from_secs)
-        };
-        let options = deploy.healthcheck.clone().unwrap_or_default();
-        let int = |value: Option<JavaInt>| value.map(|n| i64::from(n.0));
-        Timing {
-            startup: seconds(
-                int(options.startup_timeout_seconds),
-                settings.startup_timeout,
-            ),
-            interval: seconds(int(options.interval_seconds), settings.check_interval),
-            response: seconds(
-                int(options.response_timeout_seconds),
-                settings.check_timeout,
-            ),
-            max_retries: int(options.max_retries).and_then(|n| u64::try_from(n).ok()),
-            deploy: seconds(
-                deploy.deploy_health_timeout_seconds.map(|n| n.0),
-                settings.deploy_timeout,
-            ),
-            consider_healthy: seconds(
-                deploy
-                    .consider_healthy_after_running_for_seconds
-                    .map(|n| n.0),
-                settings.check_interval,
-            ),
-        }
-    }
-
-    /// `getMaxHealthcheckTimeoutSeconds`: start-up, then `maxRetries + 1` attempts of an
-    /// interval and a response timeout each (45 + (5 + 5) × 1 = 55 s by default).
-    fn max_health(&self) -> Duration {
-        let attempts = self.max_retries.unwrap_or(0).saturating_add(1);
-        self.startup + (self.interval + self.response) * u32::try_from(attempts).unwrap_or(1)
-    }
-
-    /// `getAllowedMillis`: past this the deploy is `OVERDUE` (120 + 55 = 175 s by default
-    /// with a health check, 120 + 5 without).
-    fn allowed(&self, health: bool) -> Duration {
-        self.deploy
-            + if health {
-                self.max_health()
-            } else {
-                self.consider_healthy
-            }
-    }
 }
 
 impl Plan {
@@ -147,7 +56,10 @@ impl Plan {
                         .map_or(0, |n| usize::try_from(n.0).unwrap_or(0)),
                 ),
             };
-            Some((options.uri.clone()?, port))
+            Some(HealthTarget {
+                uri: options.uri.clone()?,
+                port,
+            })
         });
         let env = deploy
             .env
@@ -187,319 +99,115 @@ pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, de
         (plan, Arc::clone(&pending.wake))
     };
     let tasks = launch(&inner, &request_id, &deploy_id, &plan).await;
+    let deploy = Deploying {
+        request_id: &request_id,
+        tasks: &tasks,
+        started,
+    };
     // Singularity checks deploys on a schedule, not at once: the first look comes one
     // interval after the tasks were started.
     loop {
-        let result = next_look(&inner, &request_id, &tasks, &plan, started, &wake).await;
-        if let Some(result) = result {
-            finish(&inner, &request_id, &deploy_id, result).await;
+        // A deploy no longer pending (its request gone) is no longer checked.
+        let Some(decision) = next_look(&inner, &deploy, &plan, &wake).await else {
             return;
+        };
+        match decision {
+            Decision::Wait => {}
+            Decision::CompleteStep { active } => {
+                complete_step(&inner, &request_id, active).await;
+            }
+            Decision::End(outcome) => {
+                finish(&inner, &request_id, &deploy_id, outcome.at(now_millis())).await;
+                return;
+            }
         }
     }
+}
+
+/// The deploy a checker follows.
+struct Deploying<'a> {
+    request_id: &'a str,
+    tasks: &'a [String],
+    started: Instant,
 }
 
 /// Waits an interval, then looks at the deploy; a cancel or a pause ends the wait, and a
 /// look held up by slow health checks, at once.
 async fn next_look<R: Runtime>(
     inner: &Arc<Inner<R>>,
-    request_id: &str,
-    tasks: &[String],
+    deploy: &Deploying<'_>,
     plan: &Plan,
-    started: Instant,
     wake: &Notify,
-) -> Option<DeployResult> {
+) -> Option<Decision> {
     // (A platform started with a tiny `--check-interval` must not make this a busy loop.)
     let interval = plan.timing.interval.max(MIN_INTERVAL);
     let _ = tokio::time::timeout(interval, wake.notified()).await;
     tokio::select! {
         biased;
-        () = wake.notified() => interrupted(inner, request_id).await,
-        result = check(inner, request_id, tasks, plan, started) => result,
+        () = wake.notified() => {
+            let look = look(inner, deploy).await?;
+            Some(decide::ended_early(&look).map_or(Decision::Wait, Decision::End))
+        }
+        decision = check(inner, deploy, plan) => decision,
     }
 }
 
-/// `isNotInDeployableState` (a request paused meanwhile) and a cancel: each ends the deploy
-/// before anything else is looked at.
-async fn interrupted<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<DeployResult> {
-    if let Some(state) = request_state(inner, request_id).await
-        && state == "PAUSED"
-    {
-        return Some(result(
-            "FAILED",
-            Some(format!("Request in state {state} is not deployable")),
-            Vec::new(),
-        ));
-    }
-    let at = cancel_requested(inner, request_id).await?;
-    Some(result(
-        "CANCELED",
-        Some(format!("Canceled due to request at {at}")),
-        Vec::new(),
-    ))
-}
-
-/// One look at the deploy: its result once it has one.
+/// One look at the deploy: the tasks' statuses brought up to date, the ones still running
+/// health-checked, then the decision.
 async fn check<R: Runtime>(
     inner: &Arc<Inner<R>>,
-    request_id: &str,
-    tasks: &[String],
+    deploy: &Deploying<'_>,
     plan: &Plan,
-    started: Instant,
-) -> Option<DeployResult> {
-    let timing = &plan.timing;
-    if let Some(result) = interrupted(inner, request_id).await {
-        return Some(result);
+) -> Option<Decision> {
+    watch::refresh(inner, |task_id| deploy.tasks.iter().any(|t| t == task_id)).await;
+    let look = self::look(inner, deploy).await?;
+    // A pause, a cancel or an ended task decides without health checks.
+    if let Some(outcome) = decide::ended_early(&look) {
+        return Some(Decision::End(outcome));
     }
-    watch::refresh(inner, |task_id| tasks.iter().any(|t| t == task_id)).await;
-
-    // A task that ended by itself fails the deploy at once.
-    let snapshot = snapshot(inner, tasks).await;
-    let failed: Vec<Failure> = snapshot
-        .iter()
-        .filter_map(|task| match &task.status {
-            TaskStatus::Failed { code, message } => Some(Failure {
-                reason: if *code == Some(0) {
-                    "TASK_EXPECTED_RUNNING_FINISHED"
-                } else {
-                    "TASK_FAILED_ON_STARTUP"
-                },
-                task_id: Some(task.id.clone()),
-                message: Some(if *code == Some(0) {
-                    format!(
-                        "Task was expected to maintain TASK_RUNNING state but finished. ({message})"
-                    )
-                } else {
-                    message.clone()
-                }),
-            }),
-            _ => None,
-        })
-        .collect();
-    if !failed.is_empty() {
-        return Some(result(
-            "FAILED",
-            Some("At least 0 task(s) for this instance group failed".into()),
-            failed,
-        ));
-    }
-
-    health_checks(inner, &snapshot, plan).await;
-    let snapshot = self::snapshot(inner, tasks).await;
-    let healthy = snapshot
-        .iter()
-        .filter(|task| matches!(task.status, TaskStatus::Running { healthy: true, .. }))
-        .count();
-
-    if healthy == plan.instances {
-        // `markStepLaunchFinished`: the progress counts the instances, the step is complete,
-        // and the deploy stays WAITING; the next check (acceptance, none here) succeeds,
-        // with no message (`SingularityDeployResult` leaves it absent).
-        if !step_launch_complete(inner, request_id, healthy).await {
-            return None;
-        }
-        return Some(result("SUCCEEDED", None, Vec::new()));
-    }
-
-    // Running, not healthy: `getHealthcheckedTaskFailure`, for the tasks past a limit.
-    let failures: Vec<Failure> = snapshot
-        .iter()
-        .filter_map(|task| {
-            let TaskStatus::Running {
-                since,
-                healthy: false,
-            } = task.status
-            else {
-                return None;
-            };
-            plan.health.as_ref()?;
-            let running = since.elapsed();
-            let last_status = task.last.map_or(String::new(), |status| {
-                format!(" Last check returned with status code {status}")
-            });
-            // Refused connections are start-up checks: they fail past the start-up timeout.
-            if task.refused && running > timing.startup {
-                return Some(unhealthy_task(
-                    &task.id,
-                    format!(
-                        "has not responded to healthchecks after running for {}",
-                        duration_text(running.as_millis())
-                    ),
-                ));
-            }
-            if let Some(retries) = timing.max_retries
-                && task.nonstartup_checks > retries
-            {
-                return Some(unhealthy_task(
-                    &task.id,
-                    format!(
-                        "failed {} healthchecks, the max for the deploy.{last_status}",
-                        retries + 1
-                    ),
-                ));
-            }
-            // Any other failed check (an HTTP error, a timeout): past the whole
-            // health-check time.
-            (task.checked && running > timing.max_health()).then(|| {
-                unhealthy_task(
-                    &task.id,
-                    format!(
-                        "has been running for {} and has yet to pass healthchecks.{last_status}",
-                        duration_text(running.as_millis())
-                    ),
-                )
-            })
-        })
-        .collect();
-    if !failures.is_empty() {
-        return Some(result(
-            "FAILED",
-            Some("Not all tasks for deploy were healthy".into()),
-            failures,
-        ));
-    }
-    let allowed = timing.allowed(plan.health.is_some());
-    if started.elapsed() > allowed {
-        let mut failures: Vec<Failure> = snapshot
-            .iter()
-            .filter_map(|task| match task.status {
-                TaskStatus::Running {
-                    since,
-                    healthy: false,
-                } => {
-                    let status = task.last.map_or(String::new(), |status| {
-                        format!(" Last check returned with status code {status}")
-                    });
-                    Some(unhealthy_task(
-                        &task.id,
-                        format!(
-                            "has been running for {} and has yet to pass healthchecks.{status}",
-                            duration_text(since.elapsed().as_millis())
-                        ),
-                    ))
-                }
-                _ => None,
-            })
-            .collect();
-        if failures.is_empty() && snapshot.len() < plan.instances {
-            failures.push(Failure {
-                reason: "TASK_COULD_NOT_BE_SCHEDULED",
-                task_id: None,
-                message: Some(format!(
-                    "Only {} of {} tasks could be launched for deploy, there may not be enough resources to launch the remaining tasks",
-                    snapshot.len(),
-                    plan.instances
-                )),
-            });
-        }
-        return Some(result(
-            "OVERDUE",
-            Some(format!(
-                "Deploy was able to launch {} tasks, but not all of them became healthy within {}",
-                snapshot.len(),
-                duration_text(allowed.as_millis())
-            )),
-            failures,
-        ));
-    }
-    None
-}
-
-/// A task that did not pass its health checks: "Instance N {what}".
-fn unhealthy_task(id: &TaskId, what: String) -> Failure {
-    Failure {
-        reason: "TASK_FAILED_HEALTH_CHECKS",
-        task_id: Some(id.clone()),
-        message: Some(format!("Instance {} {what}", id.instance_no)),
-    }
-}
-
-fn result(state: &'static str, message: Option<String>, failures: Vec<Failure>) -> DeployResult {
-    // `getDeployResultWithFailures`: a single failure that names no task becomes the message.
-    if let [only] = failures.as_slice()
-        && only.task_id.is_none()
-    {
-        return DeployResult {
-            state,
-            message: only.message.clone(),
-            failures: Vec::new(),
-            timestamp: now_millis(),
-        };
-    }
-    DeployResult {
-        state,
-        message,
-        failures,
-        timestamp: now_millis(),
-    }
-}
-
-async fn request_state<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<&'static str> {
-    let state = inner.state.lock().await;
-    state.requests.get(request_id).map(|entry| entry.state)
-}
-
-async fn cancel_requested<R: Runtime>(inner: &Inner<R>, request_id: &str) -> Option<u64> {
-    let state = inner.state.lock().await;
-    state
-        .requests
-        .get(request_id)?
-        .pending
-        .as_ref()?
-        .cancel_requested
-}
-
-/// Records the step's launch as complete with `count` active instances; whether it already was.
-async fn step_launch_complete<R: Runtime>(
-    inner: &Inner<R>,
-    request_id: &str,
-    count: usize,
-) -> bool {
-    let mut state = inner.state.lock().await;
-    let Some(pending) = state
-        .requests
-        .get_mut(request_id)
-        .and_then(|r| r.pending.as_mut())
-    else {
-        return false;
+    health::check_tasks(inner, &look, plan.health.as_ref(), &plan.timing).await;
+    let look = self::look(inner, deploy).await?;
+    let rules = Rules {
+        instances: plan.instances,
+        health_checked: plan.health.is_some(),
+        timing: plan.timing,
     };
-    let complete = pending.step_launch_complete;
-    pending.active_instances = count;
-    pending.step_launch_complete = true;
-    complete
+    Some(decide::decide(&look, &rules))
 }
 
-/// What the checker needs of a task.
-struct Seen {
-    id: TaskId,
-    status: TaskStatus,
-    /// Whether it has been checked at all, the status its last check got, and whether that
-    /// check's connection was refused (a start-up check).
-    checked: bool,
-    last: Option<u16>,
-    refused: bool,
-    /// Its failed checks that were not refused.
-    nonstartup_checks: u64,
-    ports: Vec<u16>,
-}
-
-type Snapshot = Vec<Seen>;
-
-async fn snapshot<R: Runtime>(inner: &Inner<R>, tasks: &[String]) -> Snapshot {
+/// What the model knows of the deploy now, in one lock; `None` once it is no longer pending.
+async fn look<R: Runtime>(inner: &Inner<R>, deploy: &Deploying<'_>) -> Option<Look> {
     let state = inner.state.lock().await;
-    state
-        .tasks
-        .iter()
-        .filter(|t| tasks.contains(&t.id.id))
+    let entry = state.requests.get(deploy.request_id)?;
+    let pending = entry.pending.as_ref()?;
+    let now = Instant::now();
+    let tasks = (state.tasks.iter())
+        .filter(|t| deploy.tasks.contains(&t.id.id))
         .map(|t| Seen {
             id: t.id.clone(),
-            status: t.status.clone(),
+            life: Life::of(&t.status, now),
             checked: !t.checks.is_empty(),
             last: t.checks.back().and_then(|c| c.status),
             refused: t.refused,
             nonstartup_checks: t.nonstartup_checks,
             ports: t.ports.clone(),
         })
-        .collect()
+        .collect();
+    Some(Look {
+        request: entry.state,
+        cancel_requested: pending.cancel_requested,
+        step_launch_complete: pending.step_launch_complete,
+        elapsed: now.saturating_duration_since(deploy.started),
+        tasks,
+    })
+}
+
+/// Records the step's launch as complete with `active` instances.
+async fn complete_step<R: Runtime>(inner: &Inner<R>, request_id: &str, active: usize) {
+    let mut state = inner.state.lock().await;
+    if let Some(pending) = (state.requests.get_mut(request_id)).and_then(|r| r.pending.as_mut()) {
+        pending.complete_step(active, now_millis());
+    }
 }
 
 /// Sets a live task's status; whether it was still live (a stopped or failed one stays as
@@ -517,116 +225,6 @@ pub(super) async fn set_status<R: Runtime>(
         }
         _ => false,
     }
-}
-
-/// Checks every running task that has not passed yet, all at once.
-async fn health_checks<R: Runtime>(inner: &Arc<Inner<R>>, snapshot: &Snapshot, plan: &Plan) {
-    let mut checks = Vec::new();
-    for task in snapshot {
-        let TaskStatus::Running {
-            since,
-            healthy: false,
-        } = task.status
-        else {
-            continue;
-        };
-        let Some((uri, port)) = &plan.health else {
-            // No health check: healthy once running for a while
-            // (`considerHealthyAfterRunningForSeconds`).
-            if since.elapsed() >= plan.timing.consider_healthy {
-                mark_healthy(inner, &task.id.id).await;
-            }
-            continue;
-        };
-        let port = match port {
-            HealthPort::Number(number) => *number,
-            HealthPort::Index(index) => task.ports.get(*index).copied().unwrap_or_default(),
-        };
-        let url = health_url(&inner.settings.task_host, port, uri);
-        let (inner, task_id, timeout) =
-            (Arc::clone(inner), task.id.id.clone(), plan.timing.response);
-        checks.push(tokio::spawn(async move {
-            let (check, refused) = health_check(&inner.health, &url, timeout).await;
-            let passed = check.passed();
-            let mut state = inner.state.lock().await;
-            if let Some(task) = state.tasks.iter_mut().find(|t| t.id.id == task_id) {
-                task.checks.push_back(check);
-                while task.checks.len() > CHECKS_KEPT {
-                    task.checks.pop_front();
-                }
-                task.refused = refused;
-                if !passed && !refused {
-                    task.nonstartup_checks += 1;
-                }
-                if let TaskStatus::Running { healthy, .. } = &mut task.status {
-                    *healthy = passed;
-                }
-            }
-        }));
-    }
-    for check in checks {
-        let _ = check.await;
-    }
-}
-
-/// `SingularityHealthchecker.getHealthcheckUri`: a leading `/` of the deploy's URI is
-/// dropped and one always put back, so `health` and `/health` check the same path.
-fn health_url(host: &str, port: u16, uri: &str) -> String {
-    format!(
-        "http://{host}:{port}/{}",
-        uri.strip_prefix('/').unwrap_or(uri)
-    )
-}
-
-async fn mark_healthy<R: Runtime>(inner: &Inner<R>, task_id: &str) {
-    let mut state = inner.state.lock().await;
-    if let Some(task) = state.tasks.iter_mut().find(|t| t.id.id == task_id)
-        && let TaskStatus::Running { healthy, .. } = &mut task.status
-    {
-        *healthy = true;
-    }
-}
-
-/// `GET url`: the status, or why there is none, and whether the connection was refused
-/// (Singularity's "startup" check: a `ConnectException`, nothing listening yet). The body is
-/// never read (a check needs only the status), redirects are not followed (a 3xx is a failed
-/// check, as in Singularity), and `timeout` bounds the whole exchange.
-async fn health_check(
-    client: &reqwest::Client,
-    url: &str,
-    timeout: Duration,
-) -> (HealthCheck, bool) {
-    let at = now_millis();
-    match client.get(url).timeout(timeout).send().await {
-        Ok(response) => (
-            HealthCheck {
-                at,
-                status: Some(response.status().as_u16()),
-                error: None,
-            },
-            false,
-        ),
-        Err(err) => (
-            HealthCheck {
-                at,
-                status: None,
-                error: Some(if err.is_timeout() {
-                    "timed out".to_string()
-                } else {
-                    root_cause(&err)
-                }),
-            },
-            err.is_connect() && !err.is_timeout(),
-        ),
-    }
-}
-
-fn root_cause(err: &dyn std::error::Error) -> String {
-    let mut cause = err;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
 }
 
 /// Starts the deploy's tasks, each with its ports and environment; returns their ids.
@@ -789,28 +387,13 @@ async fn finish<R: Runtime>(
     deploy_id: &str,
     result: DeployResult,
 ) {
-    let succeeded = result.state == "SUCCEEDED";
     let to_stop: Vec<String> = {
         let mut guard = inner.state.lock().await;
         let state = &mut *guard;
         let Some(entry) = state.requests.get_mut(request_id) else {
             return;
         };
-        if let Some(deploy) = entry.deploy_mut(deploy_id) {
-            deploy.result = Some(result);
-        }
-        let pending = entry.pending.take();
-        if succeeded {
-            entry.active_deploy = Some(deploy_id.to_string());
-            if let Some(updated) = pending.and_then(|p| p.updated_request) {
-                entry.request = updated;
-            }
-        }
-        // `finishDeploy`: a deploy to unpause leaves the request active if it succeeded,
-        // paused again otherwise.
-        if entry.state == "DEPLOYING_TO_UNPAUSE" {
-            entry.state = if succeeded { "ACTIVE" } else { "PAUSED" };
-        }
+        let succeeded = entry.finish(deploy_id, result);
         state
             .tasks
             .iter()

@@ -12,7 +12,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
-use super::objects::{Deploy, Request};
+use super::{
+    lifecycle::{DeployState, FailureReason, RequestState},
+    objects::{Deploy, Request},
+};
 
 /// Everything the model holds, behind one lock.
 #[derive(Default)]
@@ -28,8 +31,7 @@ pub(crate) struct State {
 pub(crate) struct RequestEntry {
     /// The SingularityRequest as saved, `requestType` filled in.
     pub request: Request,
-    /// `ACTIVE`, `PAUSED`, or `DEPLOYING_TO_UNPAUSE` (a deploy that unpauses it on success).
-    pub state: &'static str,
+    pub state: RequestState,
     pub active_deploy: Option<String>,
     pub pending: Option<Pending>,
     /// The deploys started for this request, oldest first (the oldest finished ones are
@@ -40,14 +42,15 @@ pub(crate) struct RequestEntry {
 /// A deploy being checked: `SingularityPendingDeploy`.
 pub(crate) struct Pending {
     pub deploy_id: String,
-    /// `WAITING` or `CANCELING`.
-    pub state: &'static str,
+    /// `WAITING` until the deploy has a result.
+    pub state: DeployState,
     pub target_instances: usize,
     /// 0 until every instance is healthy (`markStepLaunchFinished`), then their number.
     pub active_instances: usize,
     /// Set with `active_instances`; the deploy succeeds at the check after.
     pub step_launch_complete: bool,
-    /// When the deploy started (epoch millis): the deploy progress's timestamp.
+    /// The deploy progress's timestamp (epoch millis): when the deploy started, then when
+    /// its progress last changed (each `SingularityDeployProgress.with…` takes the time).
     pub timestamp: u64,
     pub updated_request: Option<Request>,
     /// Set by `DELETE /api/deploys/deploy/{id}/request/{id}`: when the cancel was asked.
@@ -64,35 +67,43 @@ pub(crate) struct DeployEntry {
 }
 
 /// `SingularityDeployMarker`: who started the deploy, when, and why.
-#[derive(Clone)]
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Marker {
     pub request_id: String,
     pub deploy_id: String,
     pub timestamp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// `SingularityDeployResult`.
-#[derive(Clone)]
+#[derive(Clone, Serialize)]
 pub(crate) struct DeployResult {
-    pub state: &'static str,
+    #[serde(rename = "deployState")]
+    pub state: DeployState,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    #[serde(rename = "deployFailures")]
     pub failures: Vec<Failure>,
     pub timestamp: u64,
 }
 
 /// `SingularityDeployFailure`: one task's (or the deploy's) cause.
-#[derive(Clone)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Failure {
-    /// A `SingularityDeployFailureReason`, e.g. `TASK_FAILED_HEALTH_CHECKS`.
-    pub reason: &'static str,
+    pub reason: FailureReason,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<TaskId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// `SingularityTaskId`, as Singularity serialises it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct TaskId {
     pub request_id: String,
@@ -211,21 +222,6 @@ pub(crate) fn duration_text(millis: u128) -> String {
 }
 
 impl Marker {
-    pub fn json(&self) -> Value {
-        let mut marker = json!({
-            "requestId": self.request_id,
-            "deployId": self.deploy_id,
-            "timestamp": self.timestamp,
-        });
-        if let Some(user) = &self.user {
-            marker["user"] = json!(user);
-        }
-        if let Some(message) = &self.message {
-            marker["message"] = json!(message);
-        }
-        marker
-    }
-
     /// Java's `toString()` of the marker, which the 409 message quotes.
     fn java(&self) -> String {
         format!(
@@ -243,34 +239,6 @@ fn java_optional(value: &Option<String>) -> String {
     value
         .as_ref()
         .map_or("Optional.empty".into(), |v| format!("Optional[{v}]"))
-}
-
-impl DeployResult {
-    pub fn json(&self) -> Value {
-        let failures: Vec<Value> = self.failures.iter().map(Failure::json).collect();
-        let mut result = json!({
-            "deployState": self.state,
-            "deployFailures": failures,
-            "timestamp": self.timestamp,
-        });
-        if let Some(message) = &self.message {
-            result["message"] = json!(message);
-        }
-        result
-    }
-}
-
-impl Failure {
-    fn json(&self) -> Value {
-        let mut failure = json!({ "reason": self.reason });
-        if let Some(task_id) = &self.task_id {
-            failure["taskId"] = json!(task_id);
-        }
-        if let Some(message) = &self.message {
-            failure["message"] = json!(message);
-        }
-        failure
-    }
 }
 
 impl RequestEntry {
@@ -306,7 +274,7 @@ impl RequestEntry {
     fn pending_json(&self, pending: &Pending) -> Value {
         let marker = self
             .deploy(&pending.deploy_id)
-            .map(|d| d.marker.json())
+            .map(|d| json!(d.marker))
             .unwrap_or_default();
         let mut state = json!({
             "deployMarker": marker,
@@ -363,12 +331,12 @@ impl RequestEntry {
         let mut deploy_state = json!({ "requestId": request_id });
         if let Some(active) = self.active_deploy.as_deref().and_then(|id| self.deploy(id)) {
             parent["activeDeploy"] = json!(active.deploy);
-            deploy_state["activeDeploy"] = active.marker.json();
+            deploy_state["activeDeploy"] = json!(active.marker);
         }
         if let Some(pending) = &self.pending {
             if let Some(deploy) = self.deploy(&pending.deploy_id) {
                 parent["pendingDeploy"] = json!(deploy.deploy);
-                deploy_state["pendingDeploy"] = deploy.marker.json();
+                deploy_state["pendingDeploy"] = json!(deploy.marker);
             }
             parent["pendingDeployState"] = self.pending_json(pending);
         }
@@ -383,9 +351,9 @@ impl RequestEntry {
     /// the result once it has one.
     pub fn history_json(&self, deploy_id: &str) -> Option<Value> {
         let deploy = self.deploy(deploy_id)?;
-        let mut history = json!({ "deployMarker": deploy.marker.json(), "deploy": deploy.deploy });
+        let mut history = json!({ "deployMarker": deploy.marker, "deploy": deploy.deploy });
         if let Some(result) = &deploy.result {
-            history["deployResult"] = result.json();
+            history["deployResult"] = json!(result);
         }
         Some(history)
     }
@@ -411,11 +379,11 @@ mod tests {
             .collect();
         RequestEntry {
             request: Request::default(),
-            state: "ACTIVE",
+            state: RequestState::Active,
             active_deploy: active.map(Into::into),
             pending: pending.map(|id| Pending {
                 deploy_id: id.into(),
-                state: "WAITING",
+                state: DeployState::Waiting,
                 target_instances: 1,
                 active_instances: 0,
                 step_launch_complete: false,
