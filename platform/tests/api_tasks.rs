@@ -212,6 +212,29 @@ fn the_state_counts_requests_and_tasks() {
     assert_eq!(state["launchingTasks"], 0);
     assert_eq!(state["numDeploys"], 0);
     assert_eq!(state.get("activeSlaves"), None, "no agents are modelled");
+    // A pause stops the tasks.
+    assert_eq!(
+        api.post("/api/requests/request/hello/pause", &json!({}))
+            .status,
+        200
+    );
+    let state = api.get("/api/state").json();
+    assert_eq!(
+        (&state["activeRequests"], &state["pausedRequests"]),
+        (&json!(0), &json!(1))
+    );
+    assert_eq!(state["activeTasks"], 0);
+    // A deploy in progress is counted with its marker; its tasks launch for 2 s (`slow`).
+    assert_eq!(
+        api.post("/api/requests/request/hello/unpause", &json!({}))
+            .status,
+        200
+    );
+    assert_eq!(api.deploy("d2", "slow").status, 200);
+    let state = api.get("/api/state").json();
+    assert_eq!(state["numDeploys"], 1);
+    assert_eq!(state["activeDeploys"][0]["deployId"], "d2");
+    assert!(state["launchingTasks"].as_u64() >= Some(2), "{state}");
 }
 
 #[test]
@@ -303,4 +326,43 @@ fn a_bounce_is_refused_as_not_modelled() {
         404,
         "Couldn't find request with id nobody",
     );
+}
+
+/// `hello-mesos` with 2 instances, deployed as `otpl-deploy local step-09-discovery` does.
+fn hello_mesos() -> Api {
+    let api = Api::start();
+    let request = json!({ "id": "hello-mesos", "requestType": "SERVICE", "instances": 2 });
+    assert_eq!(api.post("/api/requests", &request).status, 200);
+    let mut deploy = harness::deploy_request("step_09_discovery_1", "step-09-discovery");
+    deploy["deploy"]["requestId"] = json!("hello-mesos");
+    deploy["deploy"]["containerInfo"]["docker"]["image"] = json!("hello-mesos:step-09-discovery");
+    assert_eq!(api.post("/api/deploys", &deploy).status, 200);
+    let history = "/api/history/request/hello-mesos/deploy/step_09_discovery_1";
+    let done = api.wait_for(history, |h| h["deployResult"]["deployState"].is_string());
+    assert_eq!(done["deployResult"]["deployState"], "SUCCEEDED", "{done}");
+    api
+}
+
+/// Runs a page's `curl` session against `api`, its `localhost:7099` being the model's.
+fn run_page(api: &Api, page: &str, name: &str) {
+    let base = api.url("");
+    let here = base
+        .trim_end_matches("/singularity")
+        .trim_start_matches("http://");
+    let dir = tempfile::tempdir().expect("a directory");
+    test_support::sessions::run_session(
+        page,
+        name,
+        dir.path(),
+        &[],
+        |command| command.replace("localhost:7099", here),
+        |output| output.replace(here, "localhost:7099"),
+    );
+}
+
+#[test]
+fn the_pages_api_sessions_print_what_is_shown() {
+    let api = hello_mesos();
+    run_page(&api, "09-discovery.md", "09-tasks");
+    run_page(&api, "platform.md", "platform-api");
 }

@@ -14,8 +14,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{
-    Answer, Refusal, bad_request, disasters::check_enabled, not_found, ok, read_body,
-    requests::check_no_changing_deploy, validate::check_request,
+    Answer, Refusal, bad_request,
+    disasters::check_enabled,
+    not_found, ok, read_body,
+    requests::{check_no_changing_deploy, entire_parent},
+    validate::check_request,
 };
 use crate::runtime::Runtime;
 use crate::singularity::{Singularity, checker, jackson::JavaInt};
@@ -124,7 +127,11 @@ pub(in crate::singularity) async fn scale<R: Runtime>(
         }
         let entry = state.requests.get_mut(&id).ok_or_else(|| not_found(&id))?;
         entry.request = request;
-        (entry.parent_json(), usize::try_from(new).unwrap_or(1))
+        let entry = state.requests.get(&id).ok_or_else(|| not_found(&id))?;
+        (
+            entire_parent(&state, entry),
+            usize::try_from(new).unwrap_or(1),
+        )
     };
     checker::stop_instances_above(&singularity.inner, &id, instances).await;
     Ok(ok(parent))

@@ -6,6 +6,8 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 
+use serde_json::Value;
+
 use super::{
     Answer, Refusal, bad_request,
     disasters::check_enabled,
@@ -14,7 +16,11 @@ use super::{
 };
 use crate::{
     runtime::Runtime,
-    singularity::{Singularity, checker, limits, objects::Request, state::RequestEntry},
+    singularity::{
+        Singularity, checker, limits,
+        objects::Request,
+        state::{RequestEntry, State as Model},
+    },
 };
 
 pub(super) async fn save_request<R: Runtime>(
@@ -83,10 +89,15 @@ pub(super) async fn get_request<R: Runtime>(
 ) -> Answer {
     let state = singularity.inner.state.lock().await;
     let entry = state.requests.get(&id).ok_or_else(|| not_found(&id))?;
-    // `fillEntireRequest` adds the task ids by status.
+    Ok(ok(entire_parent(&state, entry)))
+}
+
+/// `RequestHelper.fillEntireRequest`: the request parent with its task ids by status.
+pub(super) fn entire_parent(state: &Model, entry: &RequestEntry) -> Value {
     let mut parent = entry.parent_json();
-    parent["taskIds"] = super::tasks::ids_json(&state, &id);
-    Ok(ok(parent))
+    let id = entry.request.id.as_deref().unwrap_or_default();
+    parent["taskIds"] = super::tasks::ids_json(state, id);
+    parent
 }
 
 /// Pausing stops the request's tasks, as Singularity's pause cleans them up.
