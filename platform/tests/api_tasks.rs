@@ -331,7 +331,12 @@ fn a_bounce_is_refused_as_not_modelled() {
 /// `hello-mesos` with 2 instances, deployed as `otpl-deploy local step-09-discovery` does.
 fn hello_mesos() -> Api {
     let api = Api::start();
-    let request = json!({ "id": "hello-mesos", "requestType": "SERVICE", "instances": 2 });
+    let request = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/local/singularity-request.json"
+    ))
+    .expect("config/local's request");
+    let request: Value = serde_json::from_str(&request).expect("JSON");
     assert_eq!(api.post("/api/requests", &request).status, 200);
     let mut deploy = harness::deploy_request("step_09_discovery_1", "step-09-discovery");
     deploy["deploy"]["requestId"] = json!("hello-mesos");
