@@ -371,3 +371,34 @@ fn the_pages_api_sessions_print_what_is_shown() {
     run_page(&api, "09-discovery.md", "09-tasks");
     run_page(&api, "platform.md", "platform-api");
 }
+
+#[test]
+fn the_new_endpoints_are_behind_the_host_and_origin_guard() {
+    // Not Singularity's: the platform's own guard (guard.rs) answers before any resource.
+    let api = deployed(1);
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("a client");
+    let task = &active(&api)[0]["taskId"]["id"];
+    let sandbox = format!(
+        "/api/sandbox/{}/read?path=stdout",
+        task.as_str().expect("an id")
+    );
+    for path in ["/api/tasks/active", "/api/state", sandbox.as_str()] {
+        let answer = client
+            .get(api.url(path))
+            .header("Host", "rebound.example.com")
+            .send()
+            .expect("an answer");
+        assert_eq!(answer.status(), 403, "{path}");
+    }
+    let answer = client
+        .delete(api.url("/api/requests/request/hello"))
+        .header("Origin", "https://elsewhere.example.com")
+        .send()
+        .expect("an answer");
+    assert_eq!(answer.status(), 403);
+    assert_eq!(active(&api).len(), 1, "the request is still there");
+}
