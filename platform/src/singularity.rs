@@ -22,7 +22,11 @@
 //!   `POST /api/requests/request/{id}/pause` and `/unpause`, `POST /api/deploys`,
 //!   `DELETE /api/deploys/deploy/{deployId}/request/{requestId}`,
 //!   `GET /api/history/request/{requestId}/deploy/{deployId}`, and
-//!   `POST`/`DELETE /api/disasters/disabled-actions/{action}` (deploys disabled: a 409).
+//!   `POST`/`DELETE /api/disasters/disabled-actions/{action}` (deploys disabled: a 409);
+//!   and what one reaches for next: `DELETE /api/requests/request/{id}`, `PUT …/scale`,
+//!   `POST …/bounce` (refused), `GET /api/tasks/active`, `/api/tasks/task/{taskId}`,
+//!   `/api/tasks/ids/request/{id}`, `/api/history/request/{id}/deploys`,
+//!   `/api/sandbox/{taskId}/read`, `/api/state` and `/api/disasters/disabled-actions`.
 //! - The deploy checker: `POST /api/deploys` spawns a tokio task (so the router must be
 //!   served inside a tokio runtime) that starts the deploy's `instances` tasks (each start
 //!   goes on by itself: a slow pull holds nothing back), health-checks them every interval
@@ -60,9 +64,9 @@
 //! # Where this double differs from Singularity
 //!
 //! - Left out: scheduled and one-off requests run no tasks of their own; `command` deploys
-//!   (no image), canary steps and acceptance hooks, load balancers, bounces, scaling a running
-//!   deploy (a changed `instances` applies from the next deploy), webhooks, authentication
-//!   (a deploy's marker has no `user`), `taskIds` in the request parent. A paused request
+//!   (no image), canary steps and acceptance hooks, load balancers, bounces, scaling up a
+//!   running deploy (refused: a changed `instances` applies from the next deploy), webhooks,
+//!   authentication (a deploy's marker has no `user`). A task's sandbox is its last lines. A paused request
 //!   becomes `DEPLOYING_TO_UNPAUSE` only once its deploy is accepted (Singularity: before it
 //!   checks for a deploy in progress).
 //! - A task that exits: the failure's message is Mesos's "Container exited with status N",

@@ -503,4 +503,7 @@ fn the_laptop_commands_of_pages_06_to_09_print_what_they_show() {
     harness::run_session(&platform, dir, "08-deploy-config.md", "08");
     harness::run_session(&platform, dir, "09-discovery.md", "09-deploy");
     harness::run_session(&platform, dir, "09-discovery.md", "09-redeploy");
+    // The API's sessions, against the tasks of the redeploy (they end by removing the request).
+    harness::run_session(&platform, dir, "09-discovery.md", "09-tasks");
+    harness::run_session(&platform, dir, "platform.md", "platform-api");
 }

@@ -440,6 +440,19 @@ pub(super) async fn stop_request_tasks<R: Runtime>(inner: &Arc<Inner<R>>, reques
     stop(inner, tasks).await;
 }
 
+/// Stops the request's live tasks of instance numbers above `instances` (a scale down).
+pub(super) async fn stop_instances_above<R: Runtime>(
+    inner: &Arc<Inner<R>>,
+    request_id: &str,
+    instances: usize,
+) {
+    let tasks = live_tasks(inner, |t| {
+        t.id.request_id == request_id && t.id.instance_no > instances
+    })
+    .await;
+    stop(inner, tasks).await;
+}
+
 /// Stops every live task (the platform stops: nothing is kept of them).
 pub(super) async fn stop_all<R: Runtime>(inner: &Arc<Inner<R>>) {
     let tasks = live_tasks(inner, |_| true).await;

@@ -445,121 +445,34 @@ pub fn dump_dom(browser: &str, url: &str) -> String {
     reader.join().expect("the browser's output")
 }
 
-/// One command of a console session shown in the docs, and the lines it is shown to print.
-#[derive(Debug)]
-pub struct Shown {
-    pub command: String,
-    pub output: Vec<String>,
-}
-
-/// The console block after `<!-- e2e NAME -->` in `docs/PAGE`: each `$ command` and the lines
-/// shown after it.
-pub fn session(page: &str, name: &str) -> Vec<Shown> {
-    let path = root().join("docs").join(page);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{page}: {err}"));
-    let marker = format!("<!-- e2e {name} -->\n```console\n");
-    let start = text
-        .find(&marker)
-        .unwrap_or_else(|| panic!("{page} has no {marker:?}"))
-        + marker.len();
-    let block = &text[start..start + text[start..].find("```").expect("the block's end")];
-    let mut shown: Vec<Shown> = Vec::new();
-    for line in block.lines() {
-        match (line.strip_prefix("$ "), shown.last_mut()) {
-            (Some(command), _) => shown.push(Shown {
-                command: command.to_string(),
-                output: Vec::new(),
-            }),
-            (None, Some(last)) => last.output.push(line.to_string()),
-            (None, None) => panic!("{page}: {name} starts with a line that is not a command"),
-        }
-    }
-    shown
-}
-
 /// Runs a session of the docs in one shell, in `dir`, against `platform`: its commands as
 /// shown, with the platform's ports for the defaults (7099, 8090) and the workspace's
-/// `otpl-deploy` for `cargo run -q -p otpl-deploy --` (`dir` is not the workspace). Each
-/// command must exit 0, unless the next one is `echo $?`, and print every line shown after
-/// it, in order, where `…` stands for any text (ids, ports, timestamps).
+/// `otpl-deploy` for `cargo run -q -p otpl-deploy --` (`dir` is not the workspace).
 pub fn run_session(platform: &Platform, dir: &Path, page: &str, name: &str) {
-    let shown = session(page, name);
     let (api, discovery) = (
         platform.port.to_string(),
         platform.discovery.port().to_string(),
     );
     let otpl = otpl_deploy();
-    let mut script = String::from("exec 2>&1\n");
-    for command in &shown {
-        let command = command
-            .command
-            .replace("localhost:7099", &format!("127.0.0.1:{api}"))
-            .replace("localhost:8090", &format!("127.0.0.1:{discovery}"))
-            .replace(
-                "cargo run -q -p otpl-deploy --",
-                &otpl.display().to_string(),
-            );
-        // The exit code of each command, on a line of its own; `$?` is then restored.
-        script.push_str(&format!("{command}\ns=$?; echo \"@@@ $s\"; (exit $s)\n"));
-    }
-    let path = std::env::var("PATH").unwrap_or_default();
     let singularity = format!("{}/singularity", platform.url);
-    let output = Command::new("bash")
-        .args(["-c", &script])
-        .current_dir(dir)
-        .env_clear()
-        .envs([("PATH", path.as_str()), ("SINGULARITY_URL", &singularity)])
-        .output()
-        .expect("bash runs");
-    let output = String::from_utf8_lossy(&output.stdout)
-        .replace(&format!(":{api}"), ":7099")
-        .replace(&format!(":{discovery}"), ":8090");
-    let mut printed = output.split("@@@ ");
-    let mut before = printed.next().unwrap_or_default();
-    for (index, command) in shown.iter().enumerate() {
-        let next = printed.next().unwrap_or_else(|| {
-            panic!(
-                "{page} {name}: no end after `{}`:\n{output}",
-                command.command
-            )
-        });
-        let (code, rest) = next.split_once('\n').unwrap_or((next, ""));
-        let checked = shown
-            .get(index + 1)
-            .is_some_and(|next| next.command == "echo $?");
-        assert!(
-            code.trim() == "0" || checked,
-            "{page} {name}: `{}` exited {code}:\n{before}",
-            command.command
-        );
-        let mut lines = before.lines();
-        for expected in &command.output {
-            assert!(
-                lines.any(|line| matches_shown(expected, line)),
-                "{page} {name}: `{}` did not print {expected:?}; it printed:\n{before}",
-                command.command
-            );
-        }
-        before = rest;
-    }
-}
-
-/// Whether `line` is `shown`, where each `…` in `shown` stands for any text.
-fn matches_shown(shown: &str, line: &str) -> bool {
-    let mut parts = shown.split('…');
-    let first = parts.next().unwrap_or_default();
-    let Some(mut rest) = line.strip_prefix(first) else {
-        return false;
-    };
-    let parts: Vec<&str> = parts.collect();
-    for (index, part) in parts.iter().enumerate() {
-        if index + 1 == parts.len() {
-            return part.is_empty() || rest.ends_with(part);
-        }
-        match rest.find(part) {
-            Some(at) => rest = &rest[at + part.len()..],
-            None => return false,
-        }
-    }
-    rest.is_empty()
+    test_support::sessions::run_session(
+        page,
+        name,
+        dir,
+        &[("SINGULARITY_URL", &singularity)],
+        |command| {
+            command
+                .replace("localhost:7099", &format!("127.0.0.1:{api}"))
+                .replace("localhost:8090", &format!("127.0.0.1:{discovery}"))
+                .replace(
+                    "cargo run -q -p otpl-deploy --",
+                    &otpl.display().to_string(),
+                )
+        },
+        |output| {
+            output
+                .replace(&format!(":{api}"), ":7099")
+                .replace(&format!(":{discovery}"), ":8090")
+        },
+    );
 }

@@ -76,8 +76,27 @@ impl Api {
         call("POST", &self.url(path), Some(&body.to_string()))
     }
 
+    pub fn put(&self, path: &str, body: &Value) -> Answer {
+        call("PUT", &self.url(path), Some(&body.to_string()))
+    }
+
     pub fn delete(&self, path: &str) -> Answer {
         call("DELETE", &self.url(path), None)
+    }
+
+    /// Polls `path` until `done` holds for its JSON answer; returns that answer.
+    pub fn wait_for(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let answer = self.get(path);
+            assert_eq!(answer.status, 200, "{answer:?}");
+            let body = answer.json();
+            if done(&body) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "{path}: still {body}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Creates the request `hello` with `instances`.

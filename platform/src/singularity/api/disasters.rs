@@ -5,20 +5,24 @@ use axum::{
     body::Bytes,
     extract::{Path, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
-    response::IntoResponse,
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
+use serde_json::{Value, json};
 
-use super::{Answer, Refusal, dropwizard, read_body};
+use super::{Answer, Refusal, dropwizard, ok, read_body};
 use crate::{
     runtime::Runtime,
     singularity::{Singularity, state::State as Model},
 };
 
 /// The actions that can be disabled here (`SingularityAction`, the ones this model has).
-const ACTIONS: [&str; 4] = [
+const ACTIONS: [&str; 7] = [
     "CREATE_REQUEST",
     "UPDATE_REQUEST",
+    "REMOVE_REQUEST",
+    "SCALE_REQUEST",
+    "BOUNCE_REQUEST",
     "DEPLOY",
     "CANCEL_DEPLOY",
 ];
@@ -70,4 +74,18 @@ pub(super) async fn enable_action<R: Runtime>(
     let mut state = singularity.inner.state.lock().await;
     state.disabled_actions.remove(&action);
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/disasters/disabled-actions`: each action disabled with
+/// `POST /api/disasters/disabled-actions/{action}`, by hand (never automatically cleared).
+pub(super) async fn disabled_actions<R: Runtime>(
+    State(singularity): State<Singularity<R>>,
+) -> Response {
+    let state = singularity.inner.state.lock().await;
+    let actions: Vec<Value> = (state.disabled_actions.iter())
+        .map(|(action, message)| {
+            json!({ "type": action, "message": message, "automaticallyClearable": false })
+        })
+        .collect();
+    ok(Value::Array(actions))
 }

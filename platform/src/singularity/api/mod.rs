@@ -14,14 +14,21 @@
 //!   details (they are only shown in debug mode). A body sent without
 //!   `Content-Type: application/json` gets Jersey's 415, through the same mapper.
 //!
-//! Each concern has its file: [`requests`], [`deploys`], [`history`] and [`disasters`] hold
-//! the resources' handlers, [`validate`] the validator's rules (no HTTP in them); this file
-//! the routes and the shapes of answers they share.
+//! Each concern has its file: [`requests`], [`list`], [`lifecycle`], [`deploys`],
+//! [`history`], [`tasks`], [`sandbox`], [`state`] and [`disasters`] hold the resources'
+//! handlers, [`validate`] the validator's rules (no HTTP in them), [`query`] the reading of
+//! query strings; this file the routes and the shapes of answers they share.
 
 mod deploys;
 mod disasters;
 mod history;
+mod lifecycle;
+mod list;
+mod query;
 mod requests;
+mod sandbox;
+mod state;
+mod tasks;
 mod validate;
 
 use axum::{
@@ -30,7 +37,7 @@ use axum::{
     extract::{DefaultBodyLimit, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -38,17 +45,28 @@ use serde_json::{Value, json};
 use super::{Singularity, limits};
 use crate::runtime::Runtime;
 use deploys::{cancel_deploy, start_deploy};
-use disasters::{disable_action, enable_action};
-use history::deploy_history;
-use requests::{get_request, list_requests, pause, save_request, unpause};
+use disasters::{disable_action, disabled_actions, enable_action};
+use history::{deploy_history, deploys};
+use requests::{get_request, pause, save_request, unpause};
 
 pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
     Router::new()
         .route(
             "/api/requests",
-            post(save_request::<R>).get(list_requests::<R>),
+            post(save_request::<R>).get(list::list::<R>),
         )
-        .route("/api/requests/request/{id}", get(get_request::<R>))
+        .route(
+            "/api/requests/request/{id}",
+            get(get_request::<R>).delete(lifecycle::delete::<R>),
+        )
+        .route(
+            "/api/requests/request/{id}/scale",
+            put(lifecycle::scale::<R>),
+        )
+        .route(
+            "/api/requests/request/{id}/bounce",
+            post(lifecycle::bounce::<R>),
+        )
         .route("/api/requests/request/{id}/pause", post(pause::<R>))
         .route("/api/requests/request/{id}/unpause", post(unpause::<R>))
         .route("/api/deploys", post(start_deploy::<R>))
@@ -59,6 +77,22 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
         .route(
             "/api/history/request/{request_id}/deploy/{deploy_id}",
             get(deploy_history::<R>),
+        )
+        .route(
+            "/api/history/request/{request_id}/deploys",
+            get(deploys::<R>),
+        )
+        .route("/api/tasks/active", get(tasks::active::<R>))
+        .route("/api/tasks/task/{task_id}", get(tasks::active_task::<R>))
+        .route(
+            "/api/tasks/ids/request/{request_id}",
+            get(tasks::ids_by_status::<R>),
+        )
+        .route("/api/sandbox/{task_id}/read", get(sandbox::read::<R>))
+        .route("/api/state", get(state::state::<R>))
+        .route(
+            "/api/disasters/disabled-actions",
+            get(disabled_actions::<R>),
         )
         .route(
             "/api/disasters/disabled-actions/{action}",

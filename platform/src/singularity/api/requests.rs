@@ -4,19 +4,23 @@ use axum::{
     body::Bytes,
     extract::{Path, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode},
-    response::Response,
 };
+
 use serde_json::Value;
 
 use super::{
-    Answer, bad_request,
+    Answer, Refusal, bad_request,
     disasters::check_enabled,
     dropwizard, not_found, ok, read_body,
     validate::{check_changes, check_request},
 };
 use crate::{
     runtime::Runtime,
-    singularity::{Singularity, checker, limits, objects::Request, state::RequestEntry},
+    singularity::{
+        Singularity, checker, limits,
+        objects::Request,
+        state::{RequestEntry, State as Model},
+    },
 };
 
 pub(super) async fn save_request<R: Runtime>(
@@ -31,19 +35,7 @@ pub(super) async fn save_request<R: Runtime>(
         return Err(bad_request("Request must have an id"));
     };
     let mut state = singularity.inner.state.lock().await;
-    if let Some(entry) = state.requests.get(&id)
-        && entry
-            .pending
-            .as_ref()
-            .is_some_and(|p| p.updated_request.is_some())
-    {
-        return Err(dropwizard(
-            StatusCode::CONFLICT,
-            &format!(
-                "Request {id} has a pending deploy that may change the request data. Try again when the deploy has finished"
-            ),
-        ));
-    }
+    check_no_changing_deploy(state.requests.get(&id), &id)?;
     let action = if state.requests.contains_key(&id) {
         "UPDATE_REQUEST"
     } else {
@@ -70,17 +62,22 @@ pub(super) async fn save_request<R: Runtime>(
     }
 }
 
-pub(super) async fn list_requests<R: Runtime>(
-    State(singularity): State<Singularity<R>>,
-) -> Response {
-    let state = singularity.inner.state.lock().await;
-    ok(Value::Array(
-        state
-            .requests
-            .values()
-            .map(RequestEntry::parent_json)
-            .collect(),
-    ))
+/// `submitRequest`'s first check (a save, a scale): no pending deploy brings its own
+/// request data, which would overwrite this change.
+pub(super) fn check_no_changing_deploy(
+    entry: Option<&RequestEntry>,
+    id: &str,
+) -> Result<(), Refusal> {
+    let pending = entry.and_then(|e| e.pending.as_ref());
+    if pending.is_some_and(|p| p.updated_request.is_some()) {
+        return Err(dropwizard(
+            StatusCode::CONFLICT,
+            &format!(
+                "Request {id} has a pending deploy that may change the request data. Try again when the deploy has finished"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) async fn get_request<R: Runtime>(
@@ -89,7 +86,15 @@ pub(super) async fn get_request<R: Runtime>(
 ) -> Answer {
     let state = singularity.inner.state.lock().await;
     let entry = state.requests.get(&id).ok_or_else(|| not_found(&id))?;
-    Ok(ok(entry.parent_json()))
+    Ok(ok(entire_parent(&state, entry)))
+}
+
+/// `RequestHelper.fillEntireRequest`: the request parent with its task ids by status.
+pub(super) fn entire_parent(state: &Model, entry: &RequestEntry) -> Value {
+    let mut parent = entry.parent_json();
+    let id = entry.request.id.as_deref().unwrap_or_default();
+    parent["taskIds"] = super::tasks::ids_json(state, id);
+    parent
 }
 
 /// Pausing stops the request's tasks, as Singularity's pause cleans them up.
