@@ -23,6 +23,51 @@ pub struct TaskSpec {
     /// `resources.memoryMb` and `resources.cpus`, applied as limits.
     pub memory_mb: f64,
     pub cpus: f64,
+    /// What the container runs instead of the image's default command.
+    pub command: CommandInfo,
+}
+
+/// The task's Mesos `CommandInfo`, as `SingularityMesosTaskBuilder.prepareCommand` fills it
+/// from the deploy's `command`, `arguments` and `shell`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommandInfo {
+    pub value: Option<String>,
+    pub arguments: Vec<String>,
+    /// Singularity sets it to `false` for a deploy with a container unless the deploy's
+    /// `shell` says otherwise.
+    pub shell: bool,
+}
+
+/// How `docker run` is asked to run a [`CommandInfo`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DockerCommand {
+    /// `--entrypoint`, replacing the image's.
+    pub entrypoint: Option<String>,
+    /// Put after the image: they replace the image's `CMD`, and are the arguments of its
+    /// entrypoint.
+    pub args: Vec<String>,
+}
+
+impl CommandInfo {
+    /// As Mesos's Docker containerizer does it (`Docker::run` in Mesos's `docker.cpp`): in a
+    /// shell, `/bin/sh -c <value>` replaces the entrypoint and the arguments are not used;
+    /// otherwise the value and the arguments follow the image, as its `CMD`. A shell without
+    /// a value fails the task, with Mesos's words.
+    pub fn docker(&self) -> Result<DockerCommand, String> {
+        if self.shell {
+            let value =
+                (self.value.clone()).ok_or("Shell specified but no command value provided")?;
+            return Ok(DockerCommand {
+                entrypoint: Some("/bin/sh".into()),
+                args: vec!["-c".into(), value],
+            });
+        }
+        let args = self.value.iter().chain(&self.arguments).cloned().collect();
+        Ok(DockerCommand {
+            entrypoint: None,
+            args,
+        })
+    }
 }
 
 /// What a task is doing now.

@@ -36,7 +36,7 @@ use super::{
     },
     watch::{self, keep_lines},
 };
-use crate::runtime::{Runtime, TaskSpec};
+use crate::runtime::{CommandInfo, Runtime, TaskSpec};
 
 /// The shortest pause between two looks at a deploy (or at all tasks).
 pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -45,6 +45,7 @@ pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 struct Plan {
     image: String,
     env: Vec<(String, String)>,
+    command: CommandInfo,
     num_ports: usize,
     memory_mb: f64,
     cpus: f64,
@@ -155,9 +156,18 @@ impl Plan {
             .flatten()
             .map(|(key, value)| (key.clone(), value.0.clone()))
             .collect();
+        // `prepareCommand`: a deploy with a container runs without a shell unless it asks.
+        let command = CommandInfo {
+            value: deploy.command.clone(),
+            arguments: (deploy.arguments.iter().flatten())
+                .map(|a| a.0.clone())
+                .collect(),
+            shell: deploy.shell.unwrap_or(false),
+        };
         Plan {
             image: deploy.image().into(),
             env,
+            command,
             num_ports: resources.map_or(0, |r| usize::try_from(r.num_ports.0).unwrap_or(0)),
             memory_mb: resources.map_or(64.0, |r| r.memory_mb.0),
             cpus: resources.map_or(1.0, |r| r.cpus.0),
@@ -665,7 +675,7 @@ async fn launch<R: Runtime>(
                 plan.instances.to_string(),
             );
             for (key, value) in &plan.env {
-                set(key.clone(), value.clone());
+                set(key.clone(), id.fill_in(value));
             }
             for (index, port) in ports.iter().enumerate() {
                 if index == 0 {
@@ -681,6 +691,7 @@ async fn launch<R: Runtime>(
                 env,
                 memory_mb: plan.memory_mb,
                 cpus: plan.cpus,
+                command: plan.command.clone(),
             });
             state.tasks.push(TaskEntry {
                 id,
