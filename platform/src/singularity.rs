@@ -88,6 +88,7 @@
 
 mod api;
 mod checker;
+mod jackson;
 mod limits;
 mod objects;
 mod state;
