@@ -183,7 +183,8 @@ fn never_replaces_a_field_the_user_set() {
     assert_eq!(
         posted["containerInfo"],
         json!({ "type": "DOCKER",
-                "docker": { "image": "other/app:7", "forcePullImage": true, "network": "HOST" } })
+                "docker": { "image": "other/app:7", "forcePullImage": true, "network": "HOST",
+                            "privileged": false, "portMappings": [], "dockerParameters": [] } })
     );
     assert_eq!(posted["env"]["OT_ENV"], "custom");
     assert_eq!(posted["env"]["SERVICE_TYPE"], "hello-mesos-alice");

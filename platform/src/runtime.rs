@@ -25,6 +25,9 @@ pub struct TaskSpec {
     pub cpus: f64,
     /// What the container runs instead of the image's default command.
     pub command: CommandInfo,
+    /// `containerInfo.docker.forcePullImage`: pull the image even when it is there, as
+    /// Mesos's Docker containerizer does before each run.
+    pub force_pull: bool,
 }
 
 /// The task's Mesos `CommandInfo`, as `SingularityMesosTaskBuilder.prepareCommand` fills it

@@ -180,6 +180,9 @@ impl Docker {
         if spec.cpus > 0.0 {
             args.extend(["--cpus".into(), spec.cpus.to_string()]);
         }
+        if spec.force_pull {
+            args.extend(["--pull".into(), "always".into()]);
+        }
         if let Some(entrypoint) = command.entrypoint {
             args.extend(["--entrypoint".into(), entrypoint]);
         }
@@ -510,6 +513,7 @@ mod tests {
             memory_mb: 64.0,
             cpus: 0.1,
             command: CommandInfo::default(),
+            force_pull: false,
         };
         let args = Docker::new("7099").run_args(&spec).unwrap().join(" ");
         assert_eq!(
@@ -539,6 +543,12 @@ mod tests {
             args.ends_with("--entrypoint /bin/sh hello-mesos:7 -c exit 3"),
             "{args}"
         );
+        let forced = TaskSpec {
+            force_pull: true,
+            ..spec.clone()
+        };
+        let args = Docker::new("7099").run_args(&forced).unwrap().join(" ");
+        assert!(args.ends_with("--pull always hello-mesos:7"), "{args}");
     }
 
     #[test]
@@ -584,6 +594,7 @@ mod tests {
             memory_mb: 0.0,
             cpus: 0.0,
             command: CommandInfo::default(),
+            force_pull: false,
         }
     }
 

@@ -16,7 +16,8 @@
 //! A task's command is run as `docker run` would run it (see [`CommandInfo::docker`]): the
 //! arguments after the image go to its entrypoint, which, as the step apps do, ignores them
 //! (they are logged); a shell command replaces the entrypoint, and of those only `exit N`
-//! is modelled (the task exits with status N); any other is refused at its start.
+//! is modelled (the task exits with status N); any other is refused at its start. A forced
+//! pull (`forcePullImage`) finds every image but the `missing…` ones, as any start does.
 //!
 //! [`Simulated::acting`] makes a given image behave as one of these tags instead (e.g. an
 //! image tagged `4` as step 04, `no-health`).

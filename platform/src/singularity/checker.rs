@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 
 use super::{
     Inner, Settings, limits,
-    objects::{Deploy, JavaInt, Request},
+    objects::{Deploy, JavaInt, Request, RequestType},
     state::{
         CHECKS_KEPT, DeployResult, Failure, HealthCheck, State, TaskEntry, TaskId, TaskStatus,
         duration_text, now_millis,
@@ -46,6 +46,9 @@ struct Plan {
     image: String,
     env: Vec<(String, String)>,
     command: CommandInfo,
+    force_pull: bool,
+    /// `RequestType.isDeployable`: an ON_DEMAND request's deploy starts no task.
+    deployable: bool,
     num_ports: usize,
     memory_mb: f64,
     cpus: f64,
@@ -168,6 +171,10 @@ impl Plan {
             image: deploy.image().into(),
             env,
             command,
+            force_pull: (deploy.container_info.as_ref())
+                .and_then(|c| c.docker.as_ref()?.force_pull_image)
+                .unwrap_or(false),
+            deployable: request.request_type.is_none_or(RequestType::is_deployable),
             num_ports: resources.map_or(0, |r| usize::try_from(r.num_ports.0).unwrap_or(0)),
             memory_mb: resources.map_or(64.0, |r| r.memory_mb.0),
             cpus: resources.map_or(1.0, |r| r.cpus.0),
@@ -196,6 +203,11 @@ pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, de
         let plan = Plan::of(&deploy.deploy, request, &inner.settings);
         (plan, Arc::clone(&pending.wake))
     };
+    if !plan.deployable {
+        let result = not_deployable(&inner, &request_id, &plan, &wake).await;
+        finish(&inner, &request_id, &deploy_id, result).await;
+        return;
+    }
     let tasks = launch(&inner, &request_id, &deploy_id, &plan).await;
     // Singularity checks deploys on a schedule, not at once: the first look comes one
     // interval after the tasks were started.
@@ -226,6 +238,27 @@ async fn next_look<R: Runtime>(
         () = wake.notified() => interrupted(inner, request_id).await,
         result = check(inner, request_id, tasks, plan, started) => result,
     }
+}
+
+/// `SingularityDeployChecker.getDeployResult`: "Scheduled/on demand/paused things can
+/// instantly succeed", at the checker's first look (after a cancel), with no task started.
+async fn not_deployable<R: Runtime>(
+    inner: &Inner<R>,
+    request_id: &str,
+    plan: &Plan,
+    wake: &Notify,
+) -> DeployResult {
+    let _ = tokio::time::timeout(plan.timing.interval.max(MIN_INTERVAL), wake.notified()).await;
+    let succeeded = || {
+        result(
+            "SUCCEEDED",
+            Some("Request not deployable".into()),
+            Vec::new(),
+        )
+    };
+    interrupted(inner, request_id)
+        .await
+        .unwrap_or_else(succeeded)
 }
 
 /// `isNotInDeployableState` (a request paused meanwhile) and a cancel: each ends the deploy
@@ -692,6 +725,7 @@ async fn launch<R: Runtime>(
                 memory_mb: plan.memory_mb,
                 cpus: plan.cpus,
                 command: plan.command.clone(),
+                force_pull: plan.force_pull,
             });
             state.tasks.push(TaskEntry {
                 id,
@@ -899,7 +933,9 @@ pub(super) async fn restart<R: Runtime>(inner: &Arc<Inner<R>>, request_id: &str,
         };
         Plan::of(&deploy.deploy, &entry.request, &inner.settings)
     };
-    launch(inner, request_id, deploy_id, &plan).await;
+    if plan.deployable {
+        launch(inner, request_id, deploy_id, &plan).await;
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! is kept with its Java type when it is a scalar or a list of strings, and as raw JSON when
 //! it is a map or an object the model does not interpret (the real server echoes those).
 //! What the Java constructors fill in by themselves is filled in here too
-//! ([`Deploy::as_constructed`]), and the request's `daemon`, which Singularity reads but
+//! ([`Deploy::constructed`]), and the request's `daemon`, which Singularity reads but
 //! never writes back, is not written.
 
 use std::collections::BTreeMap;
@@ -159,6 +159,11 @@ pub(crate) enum RequestType {
 }
 
 impl RequestType {
+    /// `RequestType.isDeployable`: only long-running requests have tasks a deploy starts.
+    pub fn is_deployable(self) -> bool {
+        matches!(self, RequestType::Service | RequestType::Worker)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             RequestType::Service => "SERVICE",
@@ -292,7 +297,7 @@ impl Deploy {
 
     /// As `SingularityDeploy`'s constructor (and those of the objects in it) leave it: the
     /// deprecated health-check fields folded, and the defaults they fill in written.
-    pub fn as_constructed(self) -> Deploy {
+    pub fn constructed(self) -> Deploy {
         let mut deploy = self.with_healthcheck_folded();
         if let Some(docker) = (deploy.container_info.as_mut()).and_then(|c| c.docker.as_mut()) {
             docker.fill_in_defaults();

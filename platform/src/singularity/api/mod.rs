@@ -22,6 +22,7 @@ mod deploys;
 mod disasters;
 mod history;
 mod requests;
+mod unmodelled;
 mod validate;
 
 use axum::{
@@ -51,6 +52,10 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
         .route("/api/requests/request/{id}", get(get_request::<R>))
         .route("/api/requests/request/{id}/pause", post(pause::<R>))
         .route("/api/requests/request/{id}/unpause", post(unpause::<R>))
+        .route(
+            "/api/requests/request/{id}/run",
+            post(unmodelled::run_request),
+        )
         .route("/api/deploys", post(start_deploy::<R>))
         .route(
             "/api/deploys/deploy/{deploy_id}/request/{request_id}",
