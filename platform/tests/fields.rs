@@ -156,6 +156,18 @@ fn what_the_platform_does_not_model_is_refused_saying_so() {
             "containerInfo.docker.dockerParameters",
         ),
         (json!({ "uris": ["http://example.com/a"] }), "uris"),
+        (
+            json!({ "healthcheck": { "uri": "/health", "protocol": "HTTPS" } }),
+            "healthcheck.protocol other than HTTP",
+        ),
+        (
+            json!({ "healthcheck": { "uri": "/health", "failureStatusCodes": [500] } }),
+            "healthcheck.failureStatusCodes",
+        ),
+        (
+            json!({ "skipHealthchecksOnDeploy": true }),
+            "skipHealthchecksOnDeploy",
+        ),
         (json!({ "user": "root" }), "user"),
     ] {
         let answer = api.post("/api/deploys", &deploy_with("7", fields));

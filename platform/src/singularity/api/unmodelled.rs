@@ -68,7 +68,52 @@ pub(super) fn check_deploy(deploy: &Deploy) -> Result<(), Refusal> {
             ),
         ]
     });
+    let health = deploy.healthcheck.as_ref();
+    let health_fields = health.map(|h| {
+        let other_than = |value: Option<&Value>, default: &str| {
+            value.is_some_and(|v| !v.is_null() && v.as_str() != Some(default))
+        };
+        [
+            (
+                "healthcheck.protocol other than HTTP",
+                other_than(h.protocol.as_ref(), "HTTP"),
+                "it checks over plain HTTP/1.1",
+            ),
+            (
+                "healthcheck.method other than GET",
+                other_than(h.method.as_ref(), "GET"),
+                "it checks with GET",
+            ),
+            (
+                "healthcheck.startupDelaySeconds",
+                h.startup_delay_seconds.is_some_and(|n| n.0 != 0),
+                "it checks from the task's start",
+            ),
+            (
+                "healthcheck.startupIntervalSeconds",
+                h.startup_interval_seconds.is_some(),
+                "start-up checks come every intervalSeconds",
+            ),
+            (
+                "healthcheck.failureStatusCodes",
+                h.failure_status_codes
+                    .as_ref()
+                    .is_some_and(|c| !c.is_empty()),
+                "a status that is not 2xx fails a check and no status fails the deploy at once",
+            ),
+            (
+                "healthcheck.healthcheckResultFilePath",
+                h.healthcheck_result_file_path.is_some(),
+                "it checks over HTTP only",
+            ),
+        ]
+    });
     let deploy_fields = [
+        (
+            "skipHealthchecksOnDeploy",
+            deploy.skip_healthchecks_on_deploy == Some(true),
+            "every deploy with a health check waits for it",
+        ),
         (
             "containerInfo.volumes",
             set(container.and_then(|c| c.volumes.as_ref())),
@@ -105,7 +150,10 @@ pub(super) fn check_deploy(deploy: &Deploy) -> Result<(), Refusal> {
             "its tasks run in Docker, without an executor of their own",
         ),
     ];
-    for (field, is_set, why) in docker_fields.into_iter().flatten().chain(deploy_fields) {
+    let fields = (docker_fields.into_iter().flatten())
+        .chain(health_fields.into_iter().flatten())
+        .chain(deploy_fields);
+    for (field, is_set, why) in fields {
         if is_set {
             return refuse(field, why);
         }
@@ -116,6 +164,12 @@ pub(super) fn check_deploy(deploy: &Deploy) -> Result<(), Refusal> {
 /// `requestType`s whose tasks Singularity starts by itself after a deploy (SCHEDULED on its
 /// `schedule`, RUN_ONCE once), which this platform does not.
 pub(super) fn check_request(request: &Request) -> Result<(), Refusal> {
+    if request.skip_healthchecks == Some(true) {
+        return refuse(
+            "skipHealthchecks",
+            "every deploy with a health check waits for it",
+        );
+    }
     match request.request_type {
         Some(RequestType::Scheduled) => refuse(
             "SCHEDULED requests",
