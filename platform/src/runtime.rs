@@ -102,3 +102,40 @@ pub trait Runtime: Send + Sync + 'static {
     /// `docker logs` still finds a task that just ended, and removes the older ones.
     fn release(&self, task_id: &str) -> impl Future<Output = ()> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_becomes_docker_run_arguments_as_mesos_makes_them() {
+        let command = |value: Option<&str>, arguments: &[&str], shell| CommandInfo {
+            value: value.map(String::from),
+            arguments: arguments.iter().map(|a| a.to_string()).collect(),
+            shell,
+        };
+        // Without a shell: the value, then the arguments, after the image.
+        let docker = command(Some("/app"), &["-v", "x y"], false)
+            .docker()
+            .unwrap();
+        assert_eq!(docker.entrypoint, None);
+        assert_eq!(docker.args, ["/app", "-v", "x y"]);
+        // Arguments alone go to the image's entrypoint; nothing at all keeps its CMD.
+        let docker = command(None, &["-v"], false).docker().unwrap();
+        assert_eq!(docker.args, ["-v"]);
+        assert_eq!(
+            CommandInfo::default().docker().unwrap(),
+            DockerCommand::default()
+        );
+        // In a shell: `/bin/sh -c value`, the arguments unused.
+        let docker = command(Some("echo $HOME"), &["unused"], true)
+            .docker()
+            .unwrap();
+        assert_eq!(docker.entrypoint.as_deref(), Some("/bin/sh"));
+        assert_eq!(docker.args, ["-c", "echo $HOME"]);
+        assert_eq!(
+            command(None, &["x"], true).docker(),
+            Err("Shell specified but no command value provided".into())
+        );
+    }
+}
