@@ -43,7 +43,8 @@ struct Cli {
     #[arg(long, value_name = "HOST")]
     registry: Option<String>,
 
-    /// Seconds between two looks at the deploy's state.
+    /// The longest wait, in seconds, between two looks at the deploy's state: the looks
+    /// come every 0.25 s for 2 s, then every second for a minute, then this often.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
     poll: Duration,
 

@@ -31,6 +31,23 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// a few allow for a replica that lags behind.
 const NOT_FOUND_POLLS: usize = 3;
 
+/// The wait before the next look at a deploy followed for `elapsed`: every 0.25 s for the
+/// first 2 s (a deploy refused at once, or whose image is missing, ends there), every second
+/// up to a minute (a workshop deploy ends within one), then `longest`, the pace of
+/// Singularity's own deploy checker (every 5 s by default); never more than `longest`.
+/// Each look is two small GETs, so the quick start costs a server at most 8 calls a second,
+/// for 2 s.
+pub fn pause(elapsed: Duration, longest: Duration) -> Duration {
+    let pace = if elapsed < Duration::from_secs(2) {
+        Duration::from_millis(250)
+    } else if elapsed < Duration::from_secs(60) {
+        Duration::from_secs(1)
+    } else {
+        longest
+    };
+    pace.min(longest)
+}
+
 /// A finished deploy: its state, Singularity's explanation, and each task's cause.
 pub struct DeployResult {
     pub state: String,
@@ -132,14 +149,16 @@ impl Singularity {
         Ok(())
     }
 
-    /// Follows the deploy every `poll` until it ends: its live state from the request's
-    /// `pendingDeployState`, printed at each change, and its outcome from the history.
+    /// Follows the deploy until it ends, at [`pause`]'s pace with `longest` as its upper
+    /// bound: its live state from the request's `pendingDeployState`, printed at each
+    /// change, and its outcome from the history.
     pub fn follow(
         &self,
         request_id: &str,
         deploy_id: &str,
-        poll: Duration,
+        longest: Duration,
     ) -> Result<DeployResult, Error> {
+        let started = Instant::now();
         let history = format!("/api/history/request/{request_id}/deploy/{deploy_id}");
         let request = format!("/api/requests/request/{request_id}");
         let (mut last, mut not_found) = (String::new(), 0);
@@ -172,6 +191,7 @@ impl Singularity {
                     last = state;
                 }
             }
+            let poll = pause(started.elapsed(), longest);
             // Stop when the next look would come too late.
             if Instant::now() + poll > self.deadline {
                 let last = if last.is_empty() { "pending" } else { &last };
@@ -407,4 +427,23 @@ fn root_cause(err: &ureq::Error) -> String {
         cause = source;
     }
     cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_come_quickly_at_first_then_back_off_to_the_longest_wait() {
+        let (s, ms) = (Duration::from_secs, Duration::from_millis);
+        let five = s(5);
+        assert_eq!(pause(ms(0), five), ms(250));
+        assert_eq!(pause(ms(1999), five), ms(250));
+        assert_eq!(pause(s(2), five), s(1));
+        assert_eq!(pause(s(59), five), s(1));
+        assert_eq!(pause(s(60), five), five);
+        // `--poll` bounds every wait.
+        assert_eq!(pause(ms(0), ms(50)), ms(50));
+        assert_eq!(pause(s(30), ms(500)), ms(500));
+    }
 }

@@ -100,16 +100,28 @@ fn saves_the_request_then_deploys_and_follows_it_to_success() {
     // The request as it is in the file; the deploy with the user's fields, plus what
     // Singularity needs.
     let (parent, history) = stored(&singularity, &id);
+    // As Singularity writes a request back (`SingularityRequest`): `requestType` derived from
+    // `daemon`, which it reads but does not write.
     let mut request: Value = serde_json::from_str(&singularity::request()).unwrap();
     request["requestType"] = json!("WORKER");
+    request.as_object_mut().unwrap().remove("daemon");
     assert_eq!(parent["request"], request);
     assert_eq!(parent["activeDeploy"]["id"], id);
     let mut expected: Value = serde_json::from_str(&singularity::deploy()).unwrap();
     expected["id"] = json!(id);
     expected["containerInfo"] = json!({
         "type": "DOCKER",
-        "docker": { "image": "docker.example.com/alice/hello-mesos:42", "network": "HOST" },
+        "docker": { "image": "docker.example.com/alice/hello-mesos:42", "network": "HOST",
+            // What `SingularityDockerInfo`'s constructor fills in.
+            "privileged": false, "portMappings": [], "forcePullImage": false,
+            "dockerParameters": [] },
     });
+    // What `SingularityDeploy`'s constructor fills in.
+    expected["canaryDeploySettings"] = json!({
+        "enableCanaryDeploy": false, "instanceGroupSize": 1, "acceptanceMode": "NONE",
+        "waitMillisBetweenGroups": 0, "allowedTasksFailuresPerGroup": 0, "canaryCycleCount": 3,
+    });
+    expected["s3UploaderAdditionalFiles"] = json!([]);
     expected["healthcheckUri"] = json!("/health");
     // Singularity converts the deprecated field.
     expected["healthcheck"] = json!({ "uri": "/health" });
@@ -171,7 +183,8 @@ fn never_replaces_a_field_the_user_set() {
     assert_eq!(
         posted["containerInfo"],
         json!({ "type": "DOCKER",
-                "docker": { "image": "other/app:7", "forcePullImage": true, "network": "HOST" } })
+                "docker": { "image": "other/app:7", "forcePullImage": true, "network": "HOST",
+                            "privileged": false, "portMappings": [], "dockerParameters": [] } })
     );
     assert_eq!(posted["env"]["OT_ENV"], "custom");
     assert_eq!(posted["env"]["SERVICE_TYPE"], "hello-mesos-alice");
@@ -399,5 +412,33 @@ fn https_is_spoken() {
     assert!(
         singularity.view().requests.is_empty(),
         "nothing was saved in plain HTTP"
+    );
+}
+
+#[test]
+fn shows_the_end_within_about_a_second_of_singularity_recording_it() {
+    // The default pace (no `--poll`), against a deploy whose task takes 2 s to start
+    // (a `slow…` image): the time from the history's recorded end to the tool's exit.
+    let singularity = LocalSingularity::start(LocalSingularity::quick());
+    let tree = ConfigTree::workshop();
+    let env = [
+        ("SINGULARITY_URL", singularity.url()),
+        ("USER", "alice".into()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let assert = command(step_bin!(), tree.path(), &env, &["pp-sf", "slow"])
+        .assert()
+        .code(0);
+    let exited = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let id = started_deploy(&stdout(assert.get_output()));
+    let (_, history) = stored(&singularity, &id);
+    let recorded = history["deployResult"]["timestamp"].as_i64().unwrap();
+    let delay = exited - recorded;
+    assert!(
+        (0..1_300).contains(&delay),
+        "seen {delay} ms after it ended"
     );
 }

@@ -14,7 +14,17 @@ function table(heads, rows, empty) {
   return el("table", {}, el("tr", {}, ...heads.map(h => el("th", {}, h))),
     ...rows.map(cells => el("tr", {}, ...cells.map(c => el("td", {}, c)))));
 }
-const time = ms => ms ? new Date(ms).toLocaleTimeString() : "";
+// One format for every time on the page: HH:MM:SS in the viewer's local time (24-hour), the
+// full UTC ISO time in its title. The model's times are epoch ms, discovery's ISO strings.
+const pad = n => String(n).padStart(2, "0");
+const clock = date => pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
+function time(value) {
+  if (value === null || value === undefined || value === "" || value === 0) return "";
+  const date = new Date(value);
+  if (isNaN(date.getTime())) return String(value);
+  const iso = date.toISOString();
+  return el("time", {datetime: iso, title: iso}, clock(date));
+}
 const badge = s => el("span", {class: "state " + s}, s);
 // A link to `uri`, showing `text`, if `uri` is an http or https URI; else `text` alone. Anyone
 // can announce a service, and a `javascript:` URI made a link would run script when clicked.
@@ -82,13 +92,13 @@ function render(data) {
       el("span", {}, badge(t.status), t.exit_code !== null && t.exit_code !== undefined ? " exit " + t.exit_code : "",
         t.healthy ? " healthy" : ""),
       el("div", {}, ...t.health_checks.slice(-5).map(c => el("div", {class: c.status >= 200 && c.status < 300 ? "ok" : "bad"},
-        time(c.at) + " " + (c.status !== null && c.status !== undefined ? c.status : c.error)))),
+        time(c.at), " " + (c.status !== null && c.status !== undefined ? c.status : c.error)))),
       lastLines(t.task_id)]),
     "No task yet."));
 
   put("announcements", table(["service type", "service URI", "environment", "announced", "expires in"],
     d.announcements.map(a => [a.serviceType, webLink(a.serviceUri, a.serviceUri), a.environment,
-      a.announceTime, a.expiresIn + " s"]),
+      time(a.announceTime), a.expiresIn + " s"]),
     "Nothing announced: step 09 announces when OT_ENV is set (config/local sets it)."));
   put("events", table(["time", "event", "service", "URI"],
     d.events.slice().reverse().map(e => [time(e.timestamp), e.event, e.serviceType, e.serviceUri]),
@@ -101,7 +111,7 @@ async function poll() {
     const answer = await fetch("/platform/state", {cache: "no-store"});
     if (!answer.ok) throw new Error("HTTP " + answer.status);
     render(await answer.json());
-    status.textContent = "updated " + new Date().toLocaleTimeString();
+    status.textContent = "updated " + clock(new Date());
   } catch (error) {
     status.textContent = "the platform does not answer (" + error.message + "): is it still running?";
   }

@@ -23,6 +23,54 @@ pub struct TaskSpec {
     /// `resources.memoryMb` and `resources.cpus`, applied as limits.
     pub memory_mb: f64,
     pub cpus: f64,
+    /// What the container runs instead of the image's default command.
+    pub command: CommandInfo,
+    /// `containerInfo.docker.forcePullImage`: pull the image even when it is there, as
+    /// Mesos's Docker containerizer does before each run.
+    pub force_pull: bool,
+}
+
+/// The task's Mesos `CommandInfo`, as `SingularityMesosTaskBuilder.prepareCommand` fills it
+/// from the deploy's `command`, `arguments` and `shell`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CommandInfo {
+    pub value: Option<String>,
+    pub arguments: Vec<String>,
+    /// Singularity sets it to `false` for a deploy with a container unless the deploy's
+    /// `shell` says otherwise.
+    pub shell: bool,
+}
+
+/// How `docker run` is asked to run a [`CommandInfo`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DockerCommand {
+    /// `--entrypoint`, replacing the image's.
+    pub entrypoint: Option<String>,
+    /// Put after the image: they replace the image's `CMD`, and are the arguments of its
+    /// entrypoint.
+    pub args: Vec<String>,
+}
+
+impl CommandInfo {
+    /// As Mesos's Docker containerizer does it (`Docker::run` in Mesos's `docker.cpp`): in a
+    /// shell, `/bin/sh -c <value>` replaces the entrypoint and the arguments are not used;
+    /// otherwise the value and the arguments follow the image, as its `CMD`. A shell without
+    /// a value fails the task, with Mesos's words.
+    pub fn docker(&self) -> Result<DockerCommand, String> {
+        if self.shell {
+            let value =
+                (self.value.clone()).ok_or("Shell specified but no command value provided")?;
+            return Ok(DockerCommand {
+                entrypoint: Some("/bin/sh".into()),
+                args: vec!["-c".into(), value],
+            });
+        }
+        let args = self.value.iter().chain(&self.arguments).cloned().collect();
+        Ok(DockerCommand {
+            entrypoint: None,
+            args,
+        })
+    }
 }
 
 /// What a task is doing now.
@@ -53,4 +101,41 @@ pub trait Runtime: Send + Sync + 'static {
     /// runtime may let it go. Docker keeps the newest few stopped containers, so that
     /// `docker logs` still finds a task that just ended, and removes the older ones.
     fn release(&self, task_id: &str) -> impl Future<Output = ()> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_becomes_docker_run_arguments_as_mesos_makes_them() {
+        let command = |value: Option<&str>, arguments: &[&str], shell| CommandInfo {
+            value: value.map(String::from),
+            arguments: arguments.iter().map(|a| a.to_string()).collect(),
+            shell,
+        };
+        // Without a shell: the value, then the arguments, after the image.
+        let docker = command(Some("/app"), &["-v", "x y"], false)
+            .docker()
+            .unwrap();
+        assert_eq!(docker.entrypoint, None);
+        assert_eq!(docker.args, ["/app", "-v", "x y"]);
+        // Arguments alone go to the image's entrypoint; nothing at all keeps its CMD.
+        let docker = command(None, &["-v"], false).docker().unwrap();
+        assert_eq!(docker.args, ["-v"]);
+        assert_eq!(
+            CommandInfo::default().docker().unwrap(),
+            DockerCommand::default()
+        );
+        // In a shell: `/bin/sh -c value`, the arguments unused.
+        let docker = command(Some("echo $HOME"), &["unused"], true)
+            .docker()
+            .unwrap();
+        assert_eq!(docker.entrypoint.as_deref(), Some("/bin/sh"));
+        assert_eq!(docker.args, ["-c", "echo $HOME"]);
+        assert_eq!(
+            command(None, &["x"], true).docker(),
+            Err("Shell specified but no command value provided".into())
+        );
+    }
 }

@@ -46,7 +46,9 @@ fn unknown_fields_are_dropped_as_jacksons_objectmapper_drops_them() {
         assert_eq!(stored.get("junk"), None);
         assert_eq!(
             stored["containerInfo"]["docker"],
-            json!({ "image": "alice/hello-mesos:hang", "network": "HOST" })
+            // With what `SingularityDockerInfo`'s constructor fills in.
+            json!({ "image": "alice/hello-mesos:hang", "network": "HOST", "privileged": false,
+                    "portMappings": [], "forcePullImage": false, "dockerParameters": [] })
         );
         assert_eq!(stored["metadata"], json!({ "free": "form, kept" }));
     }

@@ -155,7 +155,8 @@ impl Docker {
     }
 
     /// The `docker run` arguments for `spec`.
-    fn run_args(&self, spec: &TaskSpec) -> Vec<String> {
+    fn run_args(&self, spec: &TaskSpec) -> Result<Vec<String>, String> {
+        let command = spec.command.docker()?;
         let mut args: Vec<String> = ["run", "--detach", "--net=host"].map(String::from).into();
         // A name to find the container by even when `docker run` fails after creating it.
         args.extend(["--name".into(), self.name(&spec.task_id)]);
@@ -179,8 +180,15 @@ impl Docker {
         if spec.cpus > 0.0 {
             args.extend(["--cpus".into(), spec.cpus.to_string()]);
         }
+        if spec.force_pull {
+            args.extend(["--pull".into(), "always".into()]);
+        }
+        if let Some(entrypoint) = command.entrypoint {
+            args.extend(["--entrypoint".into(), entrypoint]);
+        }
         args.push(spec.image.clone());
-        args
+        args.extend(command.args);
+        Ok(args)
     }
 
     /// The task's container name: `hello-mesos.platform-PORT-TASK_ID`, where a character
@@ -278,7 +286,7 @@ impl Runtime for Docker {
         if !*open {
             return Err("the platform is stopping".into());
         }
-        let args = self.run_args(spec);
+        let args = self.run_args(spec)?;
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match self.call(&args, RUN_TIMEOUT).await {
             Ok(id) => {
@@ -453,6 +461,7 @@ mod tests {
     use test_support::docker_stand_in::DockerStandIn;
 
     use super::*;
+    use crate::runtime::CommandInfo;
 
     #[tokio::test]
     async fn a_call_keeps_at_most_the_limit_of_what_docker_prints() {
@@ -503,8 +512,10 @@ mod tests {
             env: vec![("PORT0".into(), "31000".into())],
             memory_mb: 64.0,
             cpus: 0.1,
+            command: CommandInfo::default(),
+            force_pull: false,
         };
-        let args = Docker::new("7099").run_args(&spec).join(" ");
+        let args = Docker::new("7099").run_args(&spec).unwrap().join(" ");
         assert_eq!(
             args,
             "run --detach --net=host --name hello-mesos.platform-7099-r-d-1-1 \
@@ -513,6 +524,31 @@ mod tests {
              --label hello-mesos.platform.deploy=d --env PORT0=31000 --memory 64m --cpus 0.1 \
              hello-mesos:7"
         );
+        let with = |value: &str, shell| TaskSpec {
+            command: CommandInfo {
+                value: Some(value.into()),
+                arguments: vec!["a b".into()],
+                shell,
+            },
+            ..spec.clone()
+        };
+        let args = Docker::new("7099").run_args(&with("/bin/echo", false));
+        assert!(
+            args.unwrap()
+                .ends_with(&["hello-mesos:7", "/bin/echo", "a b"].map(String::from))
+        );
+        let args = Docker::new("7099").run_args(&with("exit 3", true)).unwrap();
+        let args = args.join(" ");
+        assert!(
+            args.ends_with("--entrypoint /bin/sh hello-mesos:7 -c exit 3"),
+            "{args}"
+        );
+        let forced = TaskSpec {
+            force_pull: true,
+            ..spec.clone()
+        };
+        let args = Docker::new("7099").run_args(&forced).unwrap().join(" ");
+        assert!(args.ends_with("--pull always hello-mesos:7"), "{args}");
     }
 
     #[test]
@@ -557,6 +593,8 @@ mod tests {
             env: Vec::new(),
             memory_mb: 0.0,
             cpus: 0.0,
+            command: CommandInfo::default(),
+            force_pull: false,
         }
     }
 

@@ -15,6 +15,12 @@
 //! | `slow…`        | takes 2 s to start (a slow pull), then answers `/health` 200          |
 //! | anything else  | answers `GET /health` 200, as step 07 does                            |
 //!
+//! A task's command is run as `docker run` would run it (see [`CommandInfo::docker`]): the
+//! arguments after the image go to its entrypoint, which, as the step apps do, ignores them
+//! (they are logged); a shell command replaces the entrypoint, and of those only `exit N`
+//! is modelled (the task exits with status N); any other is refused at its start. A forced
+//! pull (`forcePullImage`) finds every image but the `missing…` ones, as any start does.
+//!
 //! [`Simulated::acting`] makes a given image behave as one of these tags instead (e.g. an
 //! image tagged `4` as step 04, `no-health`).
 //!
@@ -33,7 +39,7 @@ use std::{
 use axum::{Router, http::StatusCode, routing::get};
 use tokio::{sync::watch, task::JoinHandle};
 
-use super::{Runtime, TaskSpec, TaskStatus};
+use super::{CommandInfo, Runtime, TaskSpec, TaskStatus};
 use crate::singularity::{Settings, Singularity, View};
 
 /// The simulated runtime; clones share their tasks, so a test can keep one to look at them.
@@ -112,6 +118,26 @@ impl Simulated {
         }
     }
 
+    /// What a task's command makes it do instead of its image's tag: `None` when it runs
+    /// the image's entrypoint (see the module's docs).
+    fn command_behaviour(&self, command: &CommandInfo) -> Result<Option<Behaviour>, String> {
+        let docker = command.docker()?;
+        let Some(entrypoint) = docker.entrypoint else {
+            return Ok(None);
+        };
+        match docker.args.as_slice() {
+            [flag, script] if flag == "-c" => script
+                .trim()
+                .strip_prefix("exit ")
+                .and_then(|code| code.trim().parse().ok())
+                .map(|code| Some(Behaviour::Exit(code)))
+                .ok_or_else(|| {
+                    format!("the simulated runtime runs only `exit N` in {entrypoint} -c, not {script:?}")
+                }),
+            _ => Err(format!("the simulated runtime does not run {entrypoint}")),
+        }
+    }
+
     /// Every task started so far, as the model asked for it (environment included).
     pub fn started(&self) -> Vec<TaskSpec> {
         self.started.lock().expect("started tasks").clone()
@@ -146,7 +172,10 @@ impl Runtime for Simulated {
                 .lock()
                 .expect("started tasks")
                 .push(spec.clone());
-            let behaviour = this.behaviour(&spec.image);
+            let behaviour = match this.command_behaviour(&spec.command)? {
+                Some(behaviour) => behaviour,
+                None => this.behaviour(&spec.image),
+            };
             let image = &spec.image;
             if image
                 .rsplit_once(':')
@@ -171,6 +200,12 @@ impl Runtime for Simulated {
                 server: None,
             };
             let log = move |line: String| logs.lock().expect("logs").push(line);
+            if let Ok(docker) = spec.command.docker()
+                && docker.entrypoint.is_none()
+                && !docker.args.is_empty()
+            {
+                log(format!("arguments: {}", docker.args.join(" ")));
+            }
             if let Behaviour::Exit(code) = behaviour {
                 log(format!("{}: starting", spec.task_id));
                 log(format!("simulated failure: exit status {code}"));

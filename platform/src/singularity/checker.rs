@@ -21,11 +21,12 @@ use super::{
     decide::{self, Decision, Life, Look, Rules, Seen, Timing},
     health::{self, HealthPort, HealthTarget},
     limits,
+    objects::RequestType,
     objects::{Deploy, Request},
     state::{DeployResult, State, TaskEntry, TaskId, TaskStatus, now_millis},
     watch::{self, keep_lines},
 };
-use crate::runtime::{Runtime, TaskSpec};
+use crate::runtime::{CommandInfo, Runtime, TaskSpec};
 
 /// The shortest pause between two looks at a deploy (or at all tasks).
 pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
@@ -34,6 +35,10 @@ pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 struct Plan {
     image: String,
     env: Vec<(String, String)>,
+    command: CommandInfo,
+    force_pull: bool,
+    /// `RequestType.isDeployable`: an ON_DEMAND request's deploy starts no task.
+    deployable: bool,
     num_ports: usize,
     memory_mb: f64,
     cpus: f64,
@@ -67,9 +72,22 @@ impl Plan {
             .flatten()
             .map(|(key, value)| (key.clone(), value.0.clone()))
             .collect();
+        // `prepareCommand`: a deploy with a container runs without a shell unless it asks.
+        let command = CommandInfo {
+            value: deploy.command.clone(),
+            arguments: (deploy.arguments.iter().flatten())
+                .map(|a| a.0.clone())
+                .collect(),
+            shell: deploy.shell.unwrap_or(false),
+        };
         Plan {
             image: deploy.image().into(),
             env,
+            command,
+            force_pull: (deploy.container_info.as_ref())
+                .and_then(|c| c.docker.as_ref()?.force_pull_image)
+                .unwrap_or(false),
+            deployable: request.request_type.is_none_or(RequestType::is_deployable),
             num_ports: resources.map_or(0, |r| usize::try_from(r.num_ports.0).unwrap_or(0)),
             memory_mb: resources.map_or(64.0, |r| r.memory_mb.0),
             cpus: resources.map_or(1.0, |r| r.cpus.0),
@@ -98,7 +116,11 @@ pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, de
         let plan = Plan::of(&deploy.deploy, request, &inner.settings);
         (plan, Arc::clone(&pending.wake))
     };
-    let tasks = launch(&inner, &request_id, &deploy_id, &plan).await;
+    let tasks = if plan.deployable {
+        launch(&inner, &request_id, &deploy_id, &plan).await
+    } else {
+        Vec::new()
+    };
     let deploy = Deploying {
         request_id: &request_id,
         tasks: &tasks,
@@ -110,6 +132,15 @@ pub(super) async fn run<R: Runtime>(inner: Arc<Inner<R>>, request_id: String, de
         // A deploy no longer pending (its request gone) is no longer checked.
         let Some(decision) = next_look(&inner, &deploy, &plan, &wake).await else {
             return;
+        };
+        // `getDeployResult`: "Scheduled/on demand/paused things can instantly succeed", at
+        // the checker's first look (unless paused or canceled), with no task started.
+        let decision = if plan.deployable {
+            decision
+        } else {
+            let look = self::look(&inner, &deploy).await;
+            let early = look.as_ref().and_then(decide::ended_early);
+            Decision::End(early.unwrap_or_else(decide::Outcome::not_deployable))
         };
         match decision {
             Decision::Wait => {}
@@ -263,7 +294,7 @@ async fn launch<R: Runtime>(
                 plan.instances.to_string(),
             );
             for (key, value) in &plan.env {
-                set(key.clone(), value.clone());
+                set(key.clone(), id.fill_in(value));
             }
             for (index, port) in ports.iter().enumerate() {
                 if index == 0 {
@@ -279,6 +310,8 @@ async fn launch<R: Runtime>(
                 env,
                 memory_mb: plan.memory_mb,
                 cpus: plan.cpus,
+                command: plan.command.clone(),
+                force_pull: plan.force_pull,
             });
             state.tasks.push(TaskEntry {
                 id,
@@ -484,7 +517,9 @@ pub(super) async fn restart<R: Runtime>(inner: &Arc<Inner<R>>, request_id: &str,
         };
         Plan::of(&deploy.deploy, &entry.request, &inner.settings)
     };
-    launch(inner, request_id, deploy_id, &plan).await;
+    if plan.deployable {
+        launch(inner, request_id, deploy_id, &plan).await;
+    }
 }
 
 #[cfg(test)]

@@ -195,6 +195,16 @@ impl Outcome {
         }
     }
 
+    /// `getDeployResult` for a request that runs no task of its own on a deploy (ON_DEMAND):
+    /// "Scheduled/on demand/paused things can instantly succeed".
+    pub fn not_deployable() -> Outcome {
+        Outcome::new(
+            DeployState::Succeeded,
+            Some("Request not deployable".into()),
+            Vec::new(),
+        )
+    }
+
     pub fn at(self, timestamp: u64) -> DeployResult {
         DeployResult {
             state: self.state,

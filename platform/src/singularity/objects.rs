@@ -7,14 +7,14 @@
 //! The fields the model reads or checks are typed; each other property of the Java classes
 //! is kept with its Java type when it is a scalar or a list of strings, and as raw JSON when
 //! it is a map or an object the model does not interpret (the real server echoes those).
-//! Not modelled yet: what the real constructors fill in by themselves
-//! (`canaryDeploySettings`, docker's `forcePullImage`, ...), and dropping the request's
-//! `daemon`, which Singularity reads but never writes back.
+//! What the Java constructors fill in by themselves is filled in here too
+//! ([`Deploy::constructed`]), and the request's `daemon`, which Singularity reads but
+//! never writes back, is not written.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub(crate) use super::jackson::{JavaDouble, JavaInt, JavaLong, JavaString};
 
@@ -47,8 +47,8 @@ pub(crate) struct Request {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub load_balanced: Option<bool>,
     /// Read to derive `requestType`. Singularity's class has no getter for it and does not
-    /// write it back; here it is written back as sent (see the module's docs).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// write it back.
+    #[serde(skip_serializing)]
     pub daemon: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kill_old_non_long_running_tasks_after_millis: Option<JavaLong>,
@@ -159,6 +159,11 @@ pub(crate) enum RequestType {
 }
 
 impl RequestType {
+    /// `RequestType.isDeployable`: only long-running requests have tasks a deploy starts.
+    pub fn is_deployable(self) -> bool {
+        matches!(self, RequestType::Service | RequestType::Worker)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             RequestType::Service => "SERVICE",
@@ -290,6 +295,37 @@ impl Deploy {
             .map_or("", |d| d.image.as_str())
     }
 
+    /// As `SingularityDeploy`'s constructor (and those of the objects in it) leave it: the
+    /// deprecated health-check fields folded, and the defaults they fill in written.
+    pub fn constructed(self) -> Deploy {
+        let mut deploy = self.with_healthcheck_folded();
+        if let Some(docker) = (deploy.container_info.as_mut()).and_then(|c| c.docker.as_mut()) {
+            docker.fill_in_defaults();
+        }
+        if deploy.canary_deploy_settings.is_none() {
+            deploy.canary_deploy_settings = Some(deploy.canary_defaults());
+        }
+        (deploy.s3_uploader_additional_files).get_or_insert_with(|| json!([]));
+        deploy
+    }
+
+    /// `CanaryDeploySettings` as the constructor builds it when none is given: from the
+    /// deprecated `deployInstanceCountPerStep`, `deployStepWaitTimeMs` and `maxTaskRetries`
+    /// when one of the first and last is there, else all its defaults.
+    fn canary_defaults(&self) -> Value {
+        let per_step = self.deploy_instance_count_per_step;
+        let from_old = per_step.is_some() || self.max_task_retries.is_some();
+        let wait = self.deploy_step_wait_time_ms.filter(|_| from_old);
+        json!({
+            "enableCanaryDeploy": per_step.is_some(),
+            "instanceGroupSize": per_step.map_or(1, |n| n.0),
+            "acceptanceMode": if wait.is_some() { "TIMED" } else { "NONE" },
+            "waitMillisBetweenGroups": wait.map_or(0, |n| i64::from(n.0)),
+            "allowedTasksFailuresPerGroup": self.max_task_retries.filter(|_| from_old).map_or(0, |n| n.0),
+            "canaryCycleCount": 3,
+        })
+    }
+
     /// As the constructor keeps it: the deprecated `healthcheckUri` and its companions
     /// become a `healthcheck` when none is given (their `Long`s cut to `int`, as
     /// `Long::intValue` does).
@@ -365,6 +401,26 @@ pub(crate) struct Docker {
     pub docker_parameters: Option<Value>,
 }
 
+impl Docker {
+    /// `SingularityDockerInfo`'s constructor: `privileged` is a primitive (false when left
+    /// out), `portMappings` and `dockerParameters` lists (the latter made from the
+    /// deprecated `parameters` map), `forcePullImage` false.
+    fn fill_in_defaults(&mut self) {
+        self.privileged.get_or_insert(false);
+        self.port_mappings.get_or_insert_with(|| json!([]));
+        self.force_pull_image.get_or_insert(false);
+        if self.docker_parameters.is_none() {
+            let from_map = (self.parameters.as_ref().and_then(Value::as_object)).map(|map| {
+                let pairs = map
+                    .iter()
+                    .map(|(key, value)| json!({ "key": key, "value": value }));
+                pairs.collect::<Vec<_>>()
+            });
+            self.docker_parameters = Some(json!(from_map.unwrap_or_default()));
+        }
+    }
+}
+
 /// `Resources`: its constructor takes primitives, so a field left out is 0, and all four
 /// are always written.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize)]
@@ -415,7 +471,6 @@ pub(crate) struct Healthcheck {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn unknown_and_null_fields_are_dropped_and_known_ones_kept() {
@@ -426,7 +481,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             serde_json::to_value(request).unwrap(),
-            json!({ "id": "hello", "instances": 3, "group": "7", "daemon": false,
+            json!({ "id": "hello", "instances": 3, "group": "7",
                     "hideEvenNumberAcrossRacksHint": true })
         );
         let deploy: Deploy = serde_json::from_value(json!({

@@ -138,6 +138,19 @@ impl TaskId {
             rack_id: rack.into(),
         }
     }
+
+    /// `SingularityMesosTaskBuilder.fillInTaskIdValues`: the placeholders Singularity
+    /// replaces in an `env` value, and only those (any other `${…}` stays as written).
+    pub fn fill_in(&self, value: &str) -> String {
+        value
+            .replace("${TASK_REQUEST_ID}", &self.request_id)
+            .replace("${TASK_DEPLOY_ID}", &self.deploy_id)
+            .replace("${TASK_STARTED_AT}", &self.started_at.to_string())
+            .replace("${TASK_INSTANCE_NO}", &self.instance_no.to_string())
+            .replace("${TASK_HOST}", &self.host)
+            .replace("${TASK_RACK_ID}", &self.rack_id)
+            .replace("${TASK_ID}", &self.id)
+    }
 }
 
 /// A task the model started, and what it knows of it.

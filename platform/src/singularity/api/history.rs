@@ -48,9 +48,9 @@ pub(super) async fn deploys<R: Runtime>(
                 .cmp(&(a.marker.timestamp, &a.marker.deploy_id))
         });
         for deploy in deploys.into_iter().skip(start).take(count) {
-            let mut history = json!({ "deployMarker": deploy.marker.json() });
+            let mut history = json!({ "deployMarker": json!(deploy.marker) });
             if let Some(result) = &deploy.result {
-                history["deployResult"] = result.json();
+                history["deployResult"] = json!(result);
             }
             histories.push(history);
         }

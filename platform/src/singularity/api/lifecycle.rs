@@ -13,6 +13,8 @@ use axum::{
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::singularity::lifecycle::RequestState;
+
 use super::{
     Answer, Refusal, bad_request,
     disasters::check_enabled,
@@ -119,7 +121,7 @@ pub(in crate::singularity) async fn scale<R: Runtime>(
             ));
         }
         check_no_changing_deploy(Some(entry), &id)?;
-        let running = entry.active_deploy.is_some() && entry.state != "PAUSED";
+        let running = entry.active_deploy.is_some() && entry.state != RequestState::Paused;
         if new > old && running {
             return Err(bad_request(format!(
                 "This practice platform starts tasks only for a deploy: deploy again with {new} instances"

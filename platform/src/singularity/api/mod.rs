@@ -29,6 +29,7 @@ mod requests;
 mod sandbox;
 mod state;
 mod tasks;
+mod unmodelled;
 mod validate;
 
 use axum::{
@@ -69,6 +70,10 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
         )
         .route("/api/requests/request/{id}/pause", post(pause::<R>))
         .route("/api/requests/request/{id}/unpause", post(unpause::<R>))
+        .route(
+            "/api/requests/request/{id}/run",
+            post(unmodelled::run_request),
+        )
         .route("/api/deploys", post(start_deploy::<R>))
         .route(
             "/api/deploys/deploy/{deploy_id}/request/{request_id}",

@@ -11,6 +11,7 @@ use super::ok;
 use crate::runtime::Runtime;
 use crate::singularity::{
     Singularity,
+    lifecycle::RequestState,
     state::{TaskStatus, now_millis},
 };
 
@@ -21,7 +22,10 @@ pub(in crate::singularity) async fn state<R: Runtime>(
     let state = singularity.inner.state.lock().await;
     let requests = state.requests.values();
     // DEPLOYING_TO_UNPAUSE counts as active (`case DEPLOYING_TO_UNPAUSE: case ACTIVE:`).
-    let paused = requests.clone().filter(|e| e.state == "PAUSED").count();
+    let paused = requests
+        .clone()
+        .filter(|e| e.state == RequestState::Paused)
+        .count();
     let active = state.requests.len() - paused;
     let launching = (state.tasks.iter())
         .filter(|t| t.status == TaskStatus::Starting)
@@ -30,7 +34,7 @@ pub(in crate::singularity) async fn state<R: Runtime>(
     // `activeDeploys` are the pending deploys' markers, and `numDeploys` their number.
     let deploys: Vec<Value> = requests
         .filter_map(|entry| entry.deploy(&entry.pending.as_ref()?.deploy_id))
-        .map(|deploy| deploy.marker.json())
+        .map(|deploy| json!(deploy.marker))
         .collect();
     ok(json!({
         "activeTasks": live - launching,

@@ -1,7 +1,7 @@
 //! `SingularityValidator`'s rules for requests and deploys, in its order and with its
 //! messages; no HTTP here, only what a refusal says.
 
-use super::{Refusal, bad_request};
+use super::{Refusal, bad_request, unmodelled};
 use crate::singularity::{
     Settings,
     jackson::java_double,
@@ -65,10 +65,12 @@ pub(super) fn check_request(request: Request) -> Result<Request, Refusal> {
             "Instances ({instances}) be greater than {MAX_INSTANCES} (maxInstancesPerRequest in mesos configuration)"
         )));
     }
-    Ok(Request {
+    let request = Request {
         request_type: Some(request_type),
         ..request.with_agent_twins()
-    })
+    };
+    unmodelled::check_request(&request)?;
+    Ok(request)
 }
 
 /// `checkForIllegalChanges`: a request's type stays, except a WORKER and a SERVICE that is
@@ -102,8 +104,9 @@ pub(super) fn check_changes(existing: &Request, request: &Request) -> Result<(),
 const DEFAULT_RESOURCES: (f64, f64, i32, f64) = (1.0, 64.0, 0, 0.0);
 
 /// `SingularityValidator.checkDeploy` and `checkForIllegalResources`, in their order.
-/// Returns the deploy as stored (the deprecated `healthcheckUri` converted to `healthcheck`,
-/// as `SingularityDeploy`'s constructor does; scalars as Jackson coerced them). The
+/// Returns the deploy as stored (as `SingularityDeploy`'s constructor leaves it: the
+/// deprecated `healthcheckUri` converted to `healthcheck`, its defaults filled in; scalars
+/// as Jackson coerced them). The
 /// platform's settings stand for the configuration's health-check defaults.
 pub(super) fn check_deploy(
     deploy: Deploy,
@@ -112,7 +115,7 @@ pub(super) fn check_deploy(
     used: bool,
     settings: &Settings,
 ) -> Result<Deploy, Refusal> {
-    let deploy = deploy.with_healthcheck_folded();
+    let deploy = deploy.constructed();
     let Some(deploy_id) = &deploy.id else {
         return Err(bad_request("Id must not be null"));
     };
@@ -204,6 +207,7 @@ pub(super) fn check_deploy(
             "This practice platform runs Docker images only: set containerInfo.docker.image",
         ));
     }
+    unmodelled::check_deploy(&deploy)?;
     if used {
         return Err(bad_request(
             "Can not deploy a deploy that has already been deployed",

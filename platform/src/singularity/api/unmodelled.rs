@@ -1,0 +1,192 @@
+//! What a real Singularity acts on and this platform does not model: refused with a 400
+//! saying so (as `checkBadRequest` answers), never accepted and ignored. docs/platform.md
+//! lists every field with what the platform does with it.
+
+use serde_json::Value;
+
+use super::{Refusal, bad_request};
+use crate::singularity::objects::{ContainerType, Deploy, Network, Request, RequestType};
+
+/// Whether a field holds something: present and not `null`, `[]`, `{}` or `""`.
+fn set(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => false,
+        Some(Value::Array(items)) => !items.is_empty(),
+        Some(Value::Object(map)) => !map.is_empty(),
+        Some(Value::String(text)) => !text.is_empty(),
+        Some(_) => true,
+    }
+}
+
+fn refuse(field: &str, why: &str) -> Result<(), Refusal> {
+    Err(bad_request(format!(
+        "This practice platform does not model {field}: {why}"
+    )))
+}
+
+/// A deploy's fields Mesos would act on and the platform cannot, each with why.
+pub(super) fn check_deploy(deploy: &Deploy) -> Result<(), Refusal> {
+    let container = deploy.container_info.as_ref();
+    let docker = container.and_then(|c| c.docker.as_ref());
+    if container.is_some_and(|c| matches!(c.kind, Some(ContainerType::Mesos))) {
+        return refuse(
+            "containerInfo.type MESOS",
+            "its tasks run in Docker, as DOCKER asks",
+        );
+    }
+    match docker.and_then(|d| d.network) {
+        Some(Network::Bridge) => {
+            return refuse(
+                "containerInfo.docker.network BRIDGE",
+                "its tasks share the host's network (HOST), where each listens on its PORT0",
+            );
+        }
+        Some(Network::None) => {
+            return refuse(
+                "containerInfo.docker.network NONE",
+                "its tasks share the host's network (HOST), and a task without one could not be health checked",
+            );
+        }
+        Some(Network::Host) | None => {}
+    }
+    let docker_fields = docker.map(|d| {
+        [
+            (
+                "containerInfo.docker.portMappings",
+                set(d.port_mappings.as_ref()),
+                "they map ports of a BRIDGE network, which it does not model",
+            ),
+            (
+                "containerInfo.docker.privileged",
+                d.privileged == Some(true),
+                "it does not give tasks the host's devices",
+            ),
+            (
+                "containerInfo.docker.dockerParameters",
+                set(d.docker_parameters.as_ref()) || set(d.parameters.as_ref()),
+                "it passes no options of its own to docker run",
+            ),
+        ]
+    });
+    let health = deploy.healthcheck.as_ref();
+    let health_fields = health.map(|h| {
+        let other_than = |value: Option<&Value>, default: &str| {
+            value.is_some_and(|v| !v.is_null() && v.as_str() != Some(default))
+        };
+        [
+            (
+                "healthcheck.protocol other than HTTP",
+                other_than(h.protocol.as_ref(), "HTTP"),
+                "it checks over plain HTTP/1.1",
+            ),
+            (
+                "healthcheck.method other than GET",
+                other_than(h.method.as_ref(), "GET"),
+                "it checks with GET",
+            ),
+            (
+                "healthcheck.startupDelaySeconds",
+                h.startup_delay_seconds.is_some_and(|n| n.0 != 0),
+                "it checks from the task's start",
+            ),
+            (
+                "healthcheck.startupIntervalSeconds",
+                h.startup_interval_seconds.is_some(),
+                "start-up checks come every intervalSeconds",
+            ),
+            (
+                "healthcheck.failureStatusCodes",
+                h.failure_status_codes
+                    .as_ref()
+                    .is_some_and(|c| !c.is_empty()),
+                "a status that is not 2xx fails a check and no status fails the deploy at once",
+            ),
+            (
+                "healthcheck.healthcheckResultFilePath",
+                h.healthcheck_result_file_path.is_some(),
+                "it checks over HTTP only",
+            ),
+        ]
+    });
+    let deploy_fields = [
+        (
+            "skipHealthchecksOnDeploy",
+            deploy.skip_healthchecks_on_deploy == Some(true),
+            "every deploy with a health check waits for it",
+        ),
+        (
+            "containerInfo.volumes",
+            set(container.and_then(|c| c.volumes.as_ref())),
+            "it mounts nothing into its tasks",
+        ),
+        (
+            "containerInfo.mesos",
+            set(container.and_then(|c| c.mesos.as_ref())),
+            "its tasks run in Docker",
+        ),
+        (
+            "containerInfo.networkInfos",
+            set(container.and_then(|c| c.network_infos.as_ref())),
+            "its tasks share the host's network",
+        ),
+        (
+            "uris",
+            set(deploy.uris.as_ref()),
+            "it downloads no artifacts into a task's sandbox",
+        ),
+        (
+            "taskEnv",
+            set(deploy.task_env.as_ref()),
+            "every instance gets the deploy's env",
+        ),
+        (
+            "user",
+            deploy.user.is_some(),
+            "its tasks run as their image's user",
+        ),
+        (
+            "customExecutorCmd",
+            deploy.custom_executor_cmd.is_some() || set(deploy.executor_data.as_ref()),
+            "its tasks run in Docker, without an executor of their own",
+        ),
+    ];
+    let fields = (docker_fields.into_iter().flatten())
+        .chain(health_fields.into_iter().flatten())
+        .chain(deploy_fields);
+    for (field, is_set, why) in fields {
+        if is_set {
+            return refuse(field, why);
+        }
+    }
+    Ok(())
+}
+
+/// `requestType`s whose tasks Singularity starts by itself after a deploy (SCHEDULED on its
+/// `schedule`, RUN_ONCE once), which this platform does not.
+pub(super) fn check_request(request: &Request) -> Result<(), Refusal> {
+    if request.skip_healthchecks == Some(true) {
+        return refuse(
+            "skipHealthchecks",
+            "every deploy with a health check waits for it",
+        );
+    }
+    match request.request_type {
+        Some(RequestType::Scheduled) => refuse(
+            "SCHEDULED requests",
+            "it runs no task on a schedule; an ON_DEMAND request's deploy succeeds without running one",
+        ),
+        Some(RequestType::RunOnce) => refuse(
+            "RUN_ONCE requests",
+            "it runs no task once a deploy has succeeded",
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /api/requests/request/{id}/run` (`RequestResource.scheduleImmediately`): an
+/// ON_DEMAND request's one-off run, which this platform does not start.
+pub(super) async fn run_request() -> Refusal {
+    bad_request(
+        "This practice platform does not model one-off runs: an ON_DEMAND request's deploy succeeds and runs no task",
+    )
+}
