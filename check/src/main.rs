@@ -30,10 +30,13 @@ struct Args {
     /// Your cargo project's directory: built with `cargo build`, then its binary is checked.
     #[arg(required_unless_present = "command", conflicts_with = "command")]
     project: Option<PathBuf>,
+    /// Stop at the first contract that fails (quicker, after an edit).
+    #[arg(long)]
+    fail_fast: bool,
     /// Also show whether the service says what the workshop's snapshots say (advice only).
     #[arg(long)]
     wording: bool,
-    /// Print only one summary row, `| NAME | lesson ✓ | … |`, for a class's table.
+    /// Print only one row of a class's table: `| NAME | ✓ | ✗ 2 | … |`, a column per lesson.
     #[arg(long, value_name = "NAME")]
     summary: Option<String>,
     /// Any command that starts your service, after `--` (run from the current directory).
@@ -53,31 +56,42 @@ fn main() -> ExitCode {
     let service = match prepared {
         Ok(service) => service,
         Err(message) => {
-            eprintln!("{message}");
+            match &args.summary {
+                // The class's table still gets its row.
+                Some(name) => println!("| {name} | {} |", message.replace('|', "/")),
+                None => eprintln!("{message}"),
+            }
             return ExitCode::FAILURE;
         }
     };
     let started = Instant::now();
     let bin = service.program.display().to_string();
     let mut results = Vec::new();
-    for lesson in lessons::up_to(args.step) {
-        let contracts = lesson
+    let contracts = lessons::up_to(args.step).into_iter().flat_map(|lesson| {
+        let kept = lesson
             .contracts
             .iter()
             .filter(|contract| args.wording || !contract.is_wording());
-        for contract in contracts {
-            let (outcome, took) = run::run(contract, &bin);
-            let result = report::Result {
-                lesson: lesson.name,
-                contract: contract.name,
-                wording: contract.is_wording(),
-                outcome,
-                took,
-            };
-            if args.summary.is_none() {
-                report::print_line(&result);
-            }
-            results.push(result);
+        kept.map(move |contract| (lesson, contract))
+    });
+    for (lesson, contract) in contracts {
+        let outcome = run::run(contract, &bin);
+        let result = report::Result {
+            lesson: lesson.name,
+            contract: contract.name,
+            wording: contract.is_wording(),
+            outcome,
+        };
+        if args.summary.is_none() {
+            let first = results
+                .last()
+                .is_none_or(|r: &report::Result| r.lesson != lesson.name);
+            report::print_line(&result, first);
+        }
+        let stop = args.fail_fast && !result.passes();
+        results.push(result);
+        if stop {
+            break;
         }
     }
     match &args.summary {

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use crate::{lessons, run::Outcome};
 
-/// How many of the service's last output lines a failure shows.
+/// How many of the service's last output lines a failure shows, and how much of each.
 const LAST_LINES: usize = 8;
+const SHOWN_CHARS: usize = 160;
 
 /// One contract's result.
 #[derive(Debug)]
@@ -16,7 +17,6 @@ pub struct Result {
     /// A check of the workshop's wording: shown as advice, never a failure.
     pub wording: bool,
     pub outcome: Outcome,
-    pub took: Duration,
 }
 
 impl Result {
@@ -30,14 +30,8 @@ impl Result {
     }
 }
 
-/// Prints `result`'s line, under its lesson's heading when it is the lesson's first.
-pub fn print_line(result: &Result) {
-    let first = lessons::up_to(9)
-        .into_iter()
-        .chain(lessons::up_to(2))
-        .find(|lesson| lesson.name == result.lesson)
-        .and_then(|lesson| lesson.contracts.first())
-        .is_some_and(|first| first.name == result.contract);
+/// Prints `result`'s line, under its lesson's heading when it is the lesson's `first`.
+pub fn print_line(result: &Result, first: bool) {
     if first {
         let (step, page) = lessons::page_of(result.lesson);
         println!("{} (step {step}, {page})", result.lesson);
@@ -52,14 +46,11 @@ pub fn print_line(result: &Result) {
     } else {
         ""
     };
-    println!(
-        "  {mark} {}{note} ({:.1} s)",
-        lessons::in_words(result.contract),
-        result.took.as_secs_f64()
-    );
+    println!("  {mark} {}{note}", lessons::in_words(result.contract));
 }
 
-/// Prints each failure in full, then the count and the time taken.
+/// Prints each failure in full, then the count; and the time taken on stderr, so that what
+/// stdout says of a service is the same at every run.
 pub fn print_failures(results: &[Result], took: Duration) {
     let failing: Vec<&Result> = results.iter().filter(|r| !r.passes()).collect();
     for result in &failing {
@@ -82,32 +73,40 @@ pub fn print_failures(results: &[Result], took: Duration) {
             let shown = &lines[lines.len().saturating_sub(LAST_LINES)..];
             println!("  its last {name}:");
             for line in shown {
-                println!("    | {line}");
+                let cut: String = line.chars().take(SHOWN_CHARS).collect();
+                let more = if cut.len() < line.len() { "…" } else { "" };
+                println!("    | {cut}{more}");
             }
         }
         println!("  on the platform: {}", advice.platform);
         println!("  learn it:        {}", advice.page);
     }
     let total = results.iter().filter(|r| !r.wording).count();
-    let summary = if failing.is_empty() {
-        format!("All {total} contracts hold")
-    } else {
-        format!("{} of {total} contracts fail", failing.len())
+    let summary = match failing.len() {
+        0 if total == 1 => "The one contract holds".to_string(),
+        0 => format!("All {total} contracts hold"),
+        1 => format!("1 of {total} contracts checked fails"),
+        n => format!("{n} of {total} contracts checked fail"),
     };
-    println!("\n{summary} ({:.1} s).", took.as_secs_f64());
+    println!("\n{summary}.");
+    eprintln!("Checked in {:.1} s.", took.as_secs_f64());
 }
 
-/// One row of a class's table: a lesson passes when every one of its contracts holds.
+/// One row of a class's table, a column per lesson (in the order they are taught): ✓ when
+/// every one of its contracts holds, else how many fail.
 pub fn summary_row(name: &str, results: &[Result]) -> String {
     let mut row = format!("| {name} |");
     let mut lessons: Vec<&str> = results.iter().map(|r| r.lesson).collect();
     lessons.dedup();
     for lesson in lessons {
-        let passes = results
+        let failing = results
             .iter()
-            .filter(|r| r.lesson == lesson)
-            .all(Result::passes);
-        row.push_str(&format!(" {lesson} {} |", if passes { "✓" } else { "✗" }));
+            .filter(|r| r.lesson == lesson && !r.passes())
+            .count();
+        match failing {
+            0 => row.push_str(" ✓ |"),
+            n => row.push_str(&format!(" ✗ {n} |")),
+        }
     }
     row
 }

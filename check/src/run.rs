@@ -6,7 +6,7 @@ use std::{
     panic::{self, AssertUnwindSafe},
     sync::mpsc,
     thread,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use test_support::{
@@ -39,10 +39,8 @@ pub fn quiet_contract_panics() {
     }));
 }
 
-/// Runs `contract` on `bin`, at most [`CONTRACT_DEADLINE`]; returns how it went and how long
-/// it took.
-pub fn run(contract: &Contract, bin: &str) -> (Outcome, Duration) {
-    let started = Instant::now();
+/// Runs `contract` on `bin`, at most [`CONTRACT_DEADLINE`], and returns how it went.
+pub fn run(contract: &Contract, bin: &str) -> Outcome {
     let (sender, receiver) = mpsc::channel();
     let (check, bin_owned) = (contract.check, bin.to_string());
     let spawned = thread::Builder::new().name(THREAD.into()).spawn(move || {
@@ -65,7 +63,7 @@ pub fn run(contract: &Contract, bin: &str) -> (Outcome, Duration) {
         };
         let _ = sender.send(outcome);
     });
-    let outcome = match spawned {
+    match spawned {
         Err(err) => Outcome::Fails(failed(format!("cannot start a thread: {err}"))),
         Ok(_) => receiver
             .recv_timeout(CONTRACT_DEADLINE)
@@ -77,8 +75,7 @@ pub fn run(contract: &Contract, bin: &str) -> (Outcome, Duration) {
                     CONTRACT_DEADLINE.as_secs()
                 )))
             }),
-    };
-    (outcome, started.elapsed())
+    }
 }
 
 fn failed(what: String) -> Failed {

@@ -74,7 +74,7 @@ fn refuses_to_start(bin: &str, env: &[(&str, &str)], code: i32) -> App {
     }
     app.check(
         app.stdout().is_empty(),
-        &format!("with {shown}: expected nothing on stdout"),
+        &format!("with {shown}: printed on stdout, where nothing was expected (the one line goes on stderr)"),
     );
     let err = app.stderr();
     app.check(
