@@ -5,5 +5,6 @@ mod check {
     mod fixtures;
     mod matrix;
     mod node;
+    mod setup_page;
     mod support;
 }
