@@ -1,16 +1,23 @@
 //! A step's real binary, running as a child process that the test watches from outside.
 
 use std::{
+    cell::RefCell,
+    collections::VecDeque,
     fmt::Write as _,
-    io::{BufRead, BufReader, Read},
+    io::Read,
+    os::unix::process::CommandExt,
     process::{Child, Command, ExitStatus, Stdio},
-    sync::{Arc, Mutex, mpsc},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
 
 use nix::{
-    sys::signal::{Signal, kill},
+    sys::signal::{Signal, kill, killpg},
     unistd::Pid,
 };
 
@@ -18,8 +25,57 @@ use nix::{
 pub const START_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a step may take to exit once it should.
 pub const EXIT_DEADLINE: Duration = Duration::from_secs(5);
-/// The line a step prints once its socket is listening, followed by its base URL.
+/// The line a step prints once its socket is listening, followed by its base URL. The
+/// contracts need it to know when and where a service listens, so any service checked must
+/// print it (anywhere in a line: a log prefix before it is fine).
 pub const READY: &str = "Server running at: ";
+/// How many of the last lines of each stream an [`App`] keeps, and how long a line may be:
+/// a service that floods its output costs bounded memory.
+const KEPT_LINES: usize = 200;
+const LONGEST_LINE: usize = 4096;
+/// How many lines may wait, unread, for [`App::wait_for_line`]; more are dropped.
+const QUEUED_LINES: usize = 10_000;
+
+/// Whether each app runs in a process group of its own, killed whole when the app is dropped
+/// (see [`isolate_process_groups`]).
+static ISOLATED: AtomicBool = AtomicBool::new(false);
+/// The process groups of the apps running, so that an interrupted run can kill them all.
+static GROUPS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
+
+/// From now on, starts each app in a process group of its own and kills the whole group when
+/// the app is dropped or its main process exits: a service that leaves a child behind (one
+/// that still holds its port) leaves nothing once checked. Off by default, so that Ctrl+C on
+/// `cargo test` still reaches the apps through the terminal's process group; a program that
+/// turns it on kills the groups itself on Ctrl+C ([`kill_every_group`]).
+pub fn isolate_process_groups() {
+    ISOLATED.store(true, Ordering::SeqCst);
+}
+
+/// Kills the process group of every app running (with [`isolate_process_groups`] on).
+pub fn kill_every_group() {
+    for group in GROUPS.lock().expect("groups lock").iter() {
+        let _ = killpg(*group, Signal::SIGKILL);
+    }
+}
+
+/// Why a contract failed, as [`App::fail`] last reported it on this thread: what was
+/// expected and what happened, with the app's last output lines.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub what: String,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+thread_local! {
+    static LAST_FAILED: RefCell<Option<Failed>> = const { RefCell::new(None) };
+}
+
+/// Takes the failure that [`App::fail`] last reported on this thread, if any: a program that
+/// runs a contract and catches its panic reads here what the panic's text says.
+pub fn take_last_failed() -> Option<Failed> {
+    LAST_FAILED.with(|last| last.borrow_mut().take())
+}
 
 /// A running step binary. Killed when dropped, so a failing test leaves nothing behind.
 pub struct App {
@@ -27,14 +83,17 @@ pub struct App {
     /// The process to signal: the binary itself, which under `unshare` is not `child`.
     pid: Pid,
     lines: mpsc::Receiver<String>,
+    /// The process group to kill at the end, when the app has one of its own.
+    group: Option<Pid>,
     output: Arc<Mutex<Output>>,
     readers: Vec<JoinHandle<()>>,
 }
 
+/// The last lines of each stream.
 #[derive(Default)]
 struct Output {
-    stdout: String,
-    stderr: String,
+    stdout: VecDeque<String>,
+    stderr: VecDeque<String>,
 }
 
 impl App {
@@ -75,6 +134,10 @@ impl App {
     /// variables, as [`App::start`] does.
     pub fn spawn(mut command: Command, env: &[(&str, &str)]) -> App {
         command.env_clear().envs(env.iter().copied());
+        let isolated = ISOLATED.load(Ordering::SeqCst);
+        if isolated {
+            command.process_group(0);
+        }
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -82,8 +145,11 @@ impl App {
         let mut child = command
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
+        let pid = Pid::from_raw(child.id() as i32);
+        let group = isolated.then_some(pid);
+        GROUPS.lock().expect("groups lock").extend(group);
         let output = Arc::new(Mutex::new(Output::default()));
-        let (sender, lines) = mpsc::channel();
+        let (sender, lines) = mpsc::sync_channel(QUEUED_LINES);
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let readers = vec![
@@ -92,11 +158,11 @@ impl App {
             }),
             read_lines(stderr, sender, Arc::clone(&output), |o| &mut o.stderr),
         ];
-        let pid = Pid::from_raw(child.id() as i32);
         App {
             child,
             pid,
             lines,
+            group,
             output,
             readers,
         }
@@ -110,8 +176,13 @@ impl App {
     /// Waits for the readiness line and returns the base URL it announces, or says why
     /// there is none (the process exited, or took longer than [`START_DEADLINE`]).
     pub fn try_ready(&mut self) -> Result<String, String> {
-        let line = self.try_wait_for_line(READY, START_DEADLINE)?;
-        Ok(line[READY.len()..].to_string())
+        let line = self.try_wait_for(READY, START_DEADLINE, |line| line.contains(READY))?;
+        let (_, after) = line.split_once(READY).unwrap_or_default();
+        Ok(after
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string())
     }
 
     /// Waits for a line (on stdout or stderr) that starts with `prefix`, and returns it.
@@ -121,19 +192,27 @@ impl App {
     }
 
     fn try_wait_for_line(&mut self, prefix: &str, within: Duration) -> Result<String, String> {
+        self.try_wait_for(prefix, within, |line| line.starts_with(prefix))
+    }
+
+    /// Waits for a line that `wanted` accepts; `what` names it in the error.
+    fn try_wait_for(
+        &mut self,
+        what: &str,
+        within: Duration,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return Ok(line),
+                Ok(line) if wanted(&line) => return Ok(line),
                 Ok(_) => continue,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!(
-                        "no line starting with {prefix:?} within {within:?}"
-                    ));
+                    return Err(format!("no line {what:?} within {within:?}"));
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("exited without a line starting with {prefix:?}"));
+                    return Err(format!("exited without a line {what:?}"));
                 }
             }
         }
@@ -157,10 +236,14 @@ impl App {
         loop {
             match self.child.try_wait() {
                 Ok(Some(status)) => {
-                    // The pipes close with the process: collect everything it printed.
-                    self.readers
-                        .drain(..)
-                        .for_each(|reader| reader.join().unwrap_or(()));
+                    // What it left behind goes with it, as Mesos kills a task's processes.
+                    self.kill_group();
+                    // The pipes close with the process: collect everything it printed. A
+                    // child left behind may hold them open, so only for a moment.
+                    let until = Instant::now() + Duration::from_millis(500);
+                    while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < until {
+                        thread::sleep(Duration::from_millis(1));
+                    }
                     return status;
                 }
                 Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(1)),
@@ -183,27 +266,40 @@ impl App {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Everything the process printed on stdout so far.
+    /// What the process printed on stdout so far (its last [`KEPT_LINES`] lines).
     pub fn stdout(&self) -> String {
-        self.output.lock().expect("output lock").stdout.clone()
+        joined(&self.output.lock().expect("output lock").stdout)
     }
 
-    /// Everything the process printed on stderr so far.
+    /// What the process printed on stderr so far (its last [`KEPT_LINES`] lines).
     pub fn stderr(&self) -> String {
-        self.output.lock().expect("output lock").stderr.clone()
+        joined(&self.output.lock().expect("output lock").stderr)
     }
 
-    /// Fails the test with `what`, followed by everything the process printed.
+    /// Fails the test with `what`, followed by what the process printed.
     #[track_caller]
     pub fn fail(&self, what: &str) -> ! {
-        let output = self.output.lock().expect("output lock");
+        let failed = Failed {
+            what: what.to_string(),
+            stdout: self.stdout(),
+            stderr: self.stderr(),
+        };
         let mut report = format!("{what}\n");
         let _ = write!(
             report,
             "--- stdout ---\n{}--- stderr ---\n{}",
-            output.stdout, output.stderr
+            failed.stdout, failed.stderr
         );
+        LAST_FAILED.with(|last| *last.borrow_mut() = Some(failed));
         panic!("{report}");
+    }
+
+    /// Kills the app's process group, if it has one of its own.
+    fn kill_group(&mut self) {
+        if let Some(group) = self.group.take() {
+            let _ = killpg(group, Signal::SIGKILL);
+            GROUPS.lock().expect("groups lock").retain(|g| *g != group);
+        }
     }
 
     /// Asserts `condition`, failing with `what` and the process's output otherwise.
@@ -221,26 +317,53 @@ impl Drop for App {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = kill(self.pid, Signal::SIGKILL);
         }
+        // Before the reaping below, the group's number cannot be anyone else's.
+        self.kill_group();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Copies `stream` line by line into `output` and to `sender`, until the stream ends.
+fn joined(lines: &VecDeque<String>) -> String {
+    lines.iter().map(|line| format!("{line}\n")).collect()
+}
+
+/// Copies `stream` line by line into `output` and to `sender`, until the stream ends. A
+/// line longer than [`LONGEST_LINE`] is cut there; lines nobody waits for are dropped.
 fn read_lines(
-    stream: impl Read + Send + 'static,
-    sender: mpsc::Sender<String>,
+    mut stream: impl Read + Send + 'static,
+    sender: mpsc::SyncSender<String>,
     output: Arc<Mutex<Output>>,
-    field: fn(&mut Output) -> &mut String,
+    field: fn(&mut Output) -> &mut VecDeque<String>,
 ) -> JoinHandle<()> {
     thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            let mut output = output.lock().expect("output lock");
-            field(&mut output).push_str(&line);
-            field(&mut output).push('\n');
-            drop(output);
-            let _ = sender.send(line);
+        let mut line = Vec::new();
+        let mut chunk = [0; 8192];
+        while let Ok(read @ 1..) = stream.read(&mut chunk) {
+            for &byte in &chunk[..read] {
+                if byte != b'\n' {
+                    if line.len() < LONGEST_LINE {
+                        line.push(byte);
+                    }
+                    continue;
+                }
+                let text = String::from_utf8_lossy(&line).into_owned();
+                line.clear();
+                let mut output = output.lock().expect("output lock");
+                let kept = field(&mut output);
+                if kept.len() == KEPT_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(text.clone());
+                drop(output);
+                let _ = sender.try_send(text);
+            }
+        }
+        // A last line without its newline still counts.
+        if !line.is_empty() {
+            let text = String::from_utf8_lossy(&line).into_owned();
+            field(&mut output.lock().expect("output lock")).push_back(text.clone());
+            let _ = sender.try_send(text);
         }
     })
 }

@@ -11,7 +11,9 @@
 //! - `<!-- diff STEP STEP -->` the unified diff between two step crates' `src/`, or with
 //!   `<!-- diff STEP STEP FILE -->` of one file of `src/` only;
 //! - `<!-- run STEP VAR=VALUE… -->` the command, what the step's binary prints with exactly
-//!   that environment, and its exit code (for commands that exit on their own).
+//!   that environment, and its exit code (for commands that exit on their own);
+//! - `<!-- check STEP SNAPSHOT -->` the checker's command for a learner's project at STEP, and
+//!   what it prints (stdout) and exits with, run on the SNAPSHOT step's binary.
 //!
 //! The diffs between consecutive steps are also written to `docs/diffs/`. `--check` changes
 //! nothing and fails if anything is stale; the tests below do the same in `cargo test`.
@@ -193,6 +195,7 @@ fn render(root: &Path, bins: &Path, page: &str) -> Result<String, String> {
             ["diff", from, to] => fenced("diff", &diff(root, from, to, None)?),
             ["diff", from, to, file] => fenced("diff", &diff(root, from, to, Some(file))?),
             ["run", step, env @ ..] => run_step(bins, step, env)?,
+            ["check", step, snapshot] => check_step(bins, step, snapshot)?,
             _ => continue,
         };
         // Skip the old content up to the end marker, then write the new one.
@@ -349,34 +352,14 @@ fn run_step(bins: &Path, step: &str, env: &[&str]) -> Result<String, String> {
                 .ok_or(format!("`{pair}` is not VAR=VALUE"))
         })
         .collect::<Result<_, _>>()?;
-    let bin = bins.join(step);
-    let cannot_run = |err| {
-        let bin = bin.display();
-        format!("cannot run {bin}: {err} (build it: cargo build -p {step})")
-    };
-    let mut child = Command::new(&bin)
-        .env_clear()
-        .envs(vars.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(cannot_run)?;
+    let mut command = Command::new(bins.join(step));
+    command.env_clear().envs(vars.iter().copied());
     // A `run` region shows a command that exits on its own (a refusal to start): one that
     // serves instead must fail the docs, not hang them.
-    let deadline = Instant::now() + RUN_DEADLINE;
-    while child.try_wait().map_err(cannot_run)?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let command = env.join(" ");
-            return Err(format!(
-                "{command} {step} still runs after {RUN_DEADLINE:?}"
-            ));
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    let output = child.wait_with_output().map_err(cannot_run)?;
+    let output = output_within(command, RUN_DEADLINE).map_err(|err| {
+        let shown = env.join(" ");
+        format!("{shown} {step}: {err} (build it: cargo build -p {step})")
+    })?;
     let code = output
         .status
         .code()
@@ -391,6 +374,49 @@ fn run_step(bins: &Path, step: &str, env: &[&str]) -> Result<String, String> {
     session.push_str(&String::from_utf8_lossy(&output.stderr));
     session.push_str(&format!("$ echo $?\n{code}\n"));
     Ok(fenced("console", &session))
+}
+
+/// How long the checker shown by a `check` region may take.
+const CHECK_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Runs the checker at `step` on the `snapshot` step's binary, and shows it as the command a
+/// learner runs on their own project (`../my-hello-mesos`, as page 01 sets it up): what it says
+/// of a service does not depend on where the service is.
+fn check_step(bins: &Path, step: &str, snapshot: &str) -> Result<String, String> {
+    let mut command = Command::new(bins.join("check"));
+    command.args([step, "--"]).arg(bins.join(snapshot));
+    let output = output_within(command, CHECK_DEADLINE).map_err(|err| {
+        format!("check {step} on {snapshot}: {err} (build it: cargo build -p check)")
+    })?;
+    let code = output
+        .status
+        .code()
+        .ok_or("the checker did not exit on its own")?;
+    let mut session = format!("$ cargo run -q -p check -- {step} ../my-hello-mesos\n");
+    session.push_str(&String::from_utf8_lossy(&output.stdout));
+    session.push_str(&format!("$ echo $?\n{code}\n"));
+    Ok(fenced("console", &session))
+}
+
+/// Runs `command` (stdin empty, stdout and stderr captured) and returns its output, or an
+/// error if it cannot start or is still running after `deadline` (then it is killed).
+fn output_within(mut command: Command, deadline: Duration) -> Result<std::process::Output, String> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| format!("cannot run it: {err}"))?;
+    let until = Instant::now() + deadline;
+    while child.try_wait().map_err(|err| err.to_string())?.is_none() {
+        if Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("still runs after {deadline:?}"));
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().map_err(|err| err.to_string())
 }
 
 fn fenced(language: &str, text: &str) -> String {

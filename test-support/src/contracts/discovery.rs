@@ -204,7 +204,7 @@ fn unannounces_on(bin: &str, signal: Signal) {
     let (mut app, _) = announcing(bin, &discovery.host(), &[]);
     let id = id_of(&announcements(&app, &discovery, 2)[0]);
     app.signal(signal);
-    expect_clean_stop(&mut app, signal);
+    expect_clean_stop(&mut app);
     let deletes = discovery.server.requests_to("DELETE", "/");
     app.check(
         deletes.len() == 1 && deletes[0].path == format!("/announcement/{id}"),
@@ -283,13 +283,13 @@ pub fn stops_promptly_when_discovery_is_gone(bin: &str) {
 fn refuses_to_announce(bin: &str, more: &[(&str, &str)], message: String) {
     let mut env = announce_env("127.0.0.1:8080");
     env.extend(more);
-    refuses_to_start(bin, &env, 3, predicate::eq(message));
+    says_on_refusal(bin, &env, 3, predicate::eq(message));
 }
 
 pub fn discovery_host_is_required(bin: &str) {
     let message = "DISCOVERY_HOST not set\n";
     let unset = MESOS_ENV.into_iter().chain([("OT_ENV", "pp-sf")]);
-    refuses_to_start(bin, &unset.collect::<Vec<_>>(), 3, predicate::eq(message));
+    says_on_refusal(bin, &unset.collect::<Vec<_>>(), 3, predicate::eq(message));
     refuses_to_announce(bin, &[("DISCOVERY_HOST", "")], message.into());
     // Checked before binding: a port that is taken does not hide it.
     let taken = TcpListener::bind("127.0.0.1:0").expect("a free port");

@@ -1,10 +1,31 @@
 //! Step 02: hello world on a fixed address.
 
+use std::sync::{Mutex, MutexGuard};
+
 use super::*;
 
-pub fn answers_on_localhost_3000(bin: &str) {
+/// Port 3000 serves one app at a time: the tests of one process take turns.
+static PORT_3000: Mutex<()> = Mutex::new(());
+
+/// Starts `bin` as step 02 runs, with no environment, and returns it once it says it is
+/// ready, after its turn on port 3000 (dropped after the app, as declared first).
+fn on_localhost_3000(bin: &str) -> (MutexGuard<'static, ()>, App) {
+    // A contract that failed while holding the turn has ended its app all the same.
+    let turn = PORT_3000
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let mut app = App::start(bin, &[]);
     let url = app.ready();
     app.check(url == "http://localhost:3000", &format!("announced {url}"));
+    (turn, app)
+}
+
+pub fn answers_on_localhost_3000(bin: &str) {
+    let (_turn, app) = on_localhost_3000(bin);
+    expect_root_answers(&app, "http://localhost:3000");
+}
+
+pub fn says_hello_axum(bin: &str) {
+    let (_turn, app) = on_localhost_3000(bin);
     expect_response(&app, http::get("http://localhost:3000/"), 200, HELLO);
 }

@@ -28,5 +28,5 @@ pub fn ignores_sigterm_as_pid_1(bin: &str) {
         running,
         "PID 1 without a SIGTERM handler stopped on SIGTERM",
     );
-    expect_response(&app, http::get(&format!("{url}/")), 200, HELLO);
+    expect_root_answers(&app, &url);
 }

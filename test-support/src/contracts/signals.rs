@@ -9,7 +9,7 @@ fn stops_cleanly_on(bin: &str, signal: Signal) {
     for _ in 0..10 {
         let (mut app, _) = serving(bin);
         app.signal(signal);
-        expect_clean_stop(&mut app, signal);
+        expect_clean_stop(&mut app);
     }
 }
 
@@ -21,17 +21,32 @@ pub fn sigint_stops_cleanly(bin: &str) {
     stops_cleanly_on(bin, Signal::SIGINT);
 }
 
-pub fn stops_accepting_once_caught(bin: &str) {
+/// The workshop's wording: the app says which signal it caught, and prints no error.
+pub fn says_caught_sigterm_and_sigint(bin: &str) {
+    for signal in [Signal::SIGTERM, Signal::SIGINT] {
+        let (mut app, _) = serving(bin);
+        app.signal(signal);
+        expect_clean_stop(&mut app);
+        let caught = format!("Caught {}", signal.as_str());
+        app.check(
+            app.stdout().lines().any(|line| line == caught),
+            &format!("no line {caught:?}"),
+        );
+        app.check(app.stderr().is_empty(), "printed errors while stopping");
+    }
+}
+
+pub fn stops_accepting_after_sigterm(bin: &str) {
     let (mut app, url) = serving(bin);
     // A request still arriving keeps the app draining (until its drain limit), so that a
     // refused connection below shows a closed listener, not a process that has gone.
     let _slow = HalfRequest::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
     app.signal(Signal::SIGTERM);
-    app.wait_for_line("Caught SIGTERM", EXIT_DEADLINE);
     let refused = http::refuses_connections_within(&url, Duration::from_secs(1));
     app.check(
         refused,
-        "still accepting connections 1 s after the stop signal",
+        "still accepting connections 1 s after the stop signal (is another process, a child, \
+         listening on the port?)",
     );
     expect_draining(&mut app);
     expect_stop_in_time(&mut app);
@@ -39,6 +54,11 @@ pub fn stops_accepting_once_caught(bin: &str) {
 
 pub fn requests_across_sigterm_all_complete(bin: &str) {
     let (mut app, url) = serving(bin);
+    // Whatever the service says, it says it whole every time.
+    let hello = match http::get(&format!("{url}/")) {
+        Ok(hello @ Response { status: 200, .. }) => hello,
+        other => app.fail(&format!("expected GET {url}/ to answer 200, got {other:?}")),
+    };
     let load = http::Load::start(&format!("{url}/"), 8);
     load.wait_for_responses(100)
         .unwrap_or_else(|err| app.fail(&err));
@@ -49,10 +69,6 @@ pub fn requests_across_sigterm_all_complete(bin: &str) {
     // The load really went on across the signal: some answers came after it was sent.
     let late = report.answers.iter().filter(|a| a.at > signalled).count();
     app.check(late > 0, "no response came after SIGTERM was sent");
-    let hello = Response {
-        status: 200,
-        body: HELLO.to_string(),
-    };
     let mut wrong = report.answers.iter().filter(|a| a.response != hello);
     if let Some(first) = wrong.next() {
         app.fail(&format!(
@@ -80,7 +96,6 @@ pub fn stalled_clients_do_not_delay_the_stop(bin: &str) {
     let _half = HalfRequest::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
     let _deaf = StalledReader::start(&url, "/").unwrap_or_else(|err| app.fail(&err));
     app.signal(Signal::SIGTERM);
-    app.wait_for_line("Caught SIGTERM", EXIT_DEADLINE);
     // The half request holds the drain (else this test would show nothing). The deaf client
     // may not: between two of its requests its connection counts as idle, and is closed.
     expect_draining(&mut app);
@@ -113,8 +128,4 @@ pub fn stops_cleanly_as_pid_1(bin: &str) {
     app.ready();
     app.signal(Signal::SIGTERM);
     app.expect_exit_code(0);
-    app.check(
-        app.stdout().contains("Caught SIGTERM\n"),
-        "no line \"Caught SIGTERM\"",
-    );
 }
