@@ -221,3 +221,35 @@ fn an_on_demand_deploy_succeeds_at_once_and_runs_nothing() {
         assert!(answer.body.starts_with(&prefix), "{answer:?}");
     }
 }
+
+#[test]
+fn a_pauses_options_are_refused_not_ignored() {
+    // `RequestResource.pause` and `unpause` take an optional `SingularityPauseRequest` /
+    // `SingularityUnpauseRequest` (`killTasks`, `durationMillis`, `skipHealthchecks`…); the
+    // platform models a pause without them.
+    let api = Api::start();
+    api.request(1);
+    let answer = api.post(
+        "/api/requests/request/hello/pause",
+        &json!({"killTasks": false}),
+    );
+    plain_400(
+        &answer,
+        "This practice platform does not model the options of a pause: it does it with none; send no body",
+    );
+    assert_eq!(
+        api.get("/api/requests/request/hello").json()["state"],
+        "ACTIVE"
+    );
+    // Without a body, as otpl-deploy and the pages pause.
+    let paused = harness::call("POST", &api.url("/api/requests/request/hello/pause"), None);
+    assert_eq!(paused.status, 200, "{}", paused.body);
+    let answer = api.post(
+        "/api/requests/request/hello/unpause",
+        &json!({"skipHealthchecks": true}),
+    );
+    plain_400(
+        &answer,
+        "This practice platform does not model the options of an unpause: it does it with none; send no body",
+    );
+}

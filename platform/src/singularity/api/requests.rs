@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::{
     Answer, Refusal, bad_request,
     disasters::check_enabled,
-    dropwizard, not_found, ok, read_body,
+    dropwizard, not_found, ok, read_body, unmodelled,
     validate::{check_changes, check_request},
 };
 use crate::{
@@ -101,7 +101,9 @@ pub(super) fn entire_parent(state: &Model, entry: &RequestEntry) -> Value {
 pub(super) async fn pause<R: Runtime>(
     State(singularity): State<Singularity<R>>,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Answer {
+    unmodelled::check_no_options(&body, "a pause")?;
     let parent = {
         let mut state = singularity.inner.state.lock().await;
         let entry = state.requests.get_mut(&id).ok_or_else(|| not_found(&id))?;
@@ -123,7 +125,9 @@ pub(super) async fn pause<R: Runtime>(
 pub(super) async fn unpause<R: Runtime>(
     State(singularity): State<Singularity<R>>,
     Path(id): Path<String>,
+    body: Bytes,
 ) -> Answer {
+    unmodelled::check_no_options(&body, "an unpause")?;
     let (parent, active) = {
         let mut state = singularity.inner.state.lock().await;
         let entry = state.requests.get_mut(&id).ok_or_else(|| not_found(&id))?;

@@ -190,3 +190,16 @@ pub(super) async fn run_request() -> Refusal {
         "This practice platform does not model one-off runs: an ON_DEMAND request's deploy succeeds and runs no task",
     )
 }
+
+/// A pause's or unpause's optional body (`SingularityPauseRequest`: `killTasks`,
+/// `durationMillis`, `actionId`, …; `SingularityUnpauseRequest`: `skipHealthchecks`, …): the
+/// platform pauses and unpauses as with no body, so a body is refused rather than ignored.
+pub(super) fn check_no_options(body: &[u8], action: &str) -> Result<(), Refusal> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    refuse(
+        &format!("the options of {action}"),
+        "it does it with none; send no body",
+    )
+}
