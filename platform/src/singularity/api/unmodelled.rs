@@ -198,6 +198,12 @@ pub(super) fn check_no_options(body: &[u8], action: &str) -> Result<(), Refusal>
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(());
     }
+    // `{}`, or options all left unset, asks for nothing the platform does not do.
+    if let Ok(Value::Object(options)) = serde_json::from_slice::<Value>(body)
+        && !options.values().any(|value| set(Some(value)))
+    {
+        return Ok(());
+    }
     refuse(
         &format!("the options of {action}"),
         "it does it with none; send no body",
