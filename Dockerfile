@@ -3,42 +3,62 @@
 #   docker build --build-arg STEP=step-07-health -t hello-mesos .
 #   docker run --net=host -e TASK_HOST=localhost -e PORT0=3000 hello-mesos
 #
-# Without --build-arg it builds the last step. BuildKit is required: Docker 23 and later use it
-# through the buildx plugin (install it if `docker buildx version` fails); with Docker 18.09 to
-# 22.x, set DOCKER_BUILDKIT=1.
+# Without --build-arg it builds the last step. Any Docker builds it, with BuildKit or without:
+# it uses nothing newer than multi-stage builds (Docker 17.05).
 
 # The step to build: the name of one of the step-*/ directories.
 ARG STEP=step-09-discovery
 
-# ---- Build stage: compile the chosen step into one static binary. ----
+# ---- The toolchain that the stages below start from. ----
 # The same Rust version as `rust-version` in Cargo.toml, so the image builds what `cargo test` tested.
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS rust
+WORKDIR /src
+# A statically linked binary needs no shared libraries at run time, so it can run in an empty image.
+# The builds below name the target explicitly (this machine's: x86_64 or aarch64), which applies
+# +crt-static to the binaries only, not to build scripts and macros.
+ENV RUSTFLAGS="-C target-feature=+crt-static"
+
+# ---- Manifests stage: the workspace with empty sources. ----
+# Compiling the dependencies takes minutes, a step takes seconds. So the dependencies get a layer
+# of their own, compiled from the manifests alone: Docker reuses that layer for every step and
+# after every change to the code, and compiles them again only when Cargo.toml or Cargo.lock change.
+FROM rust AS manifests
 # An ARG declared before the first FROM must be declared again to be visible inside a stage.
 ARG STEP
-WORKDIR /src
 # The whole workspace: cargo needs every member's Cargo.toml, even to build a single step.
 # .dockerignore keeps target/ and .git out, so the build context stays a few hundred kB.
 COPY . .
 # Fail early, naming the valid steps, rather than with a cargo error about a missing package.
 RUN case "$STEP" in step-*) ;; *) false ;; esac && [ -f "$STEP/Cargo.toml" ] \
     || { echo "Unknown STEP '$STEP'. Valid steps:" $(ls -d step-*/ | tr -d /) >&2; exit 1; }
-# A statically linked binary needs no shared libraries at run time, so it can run in an empty image.
-# Naming the target explicitly (this machine's: x86_64 or aarch64) applies +crt-static to the binary
-# only, not to build scripts and macros.
-ENV RUSTFLAGS="-C target-feature=+crt-static"
-# The two cache mounts keep the downloaded crates and the compiled dependencies between builds:
-# the steps share their dependencies, so after the first step is built, building another one
-# compiles little more than that step. --locked builds exactly the versions in Cargo.lock.
-# Cargo rebuilds a crate when its sources are newer than its last build, but COPY keeps the files'
-# dates, so a build from another copy of the repository, left in the cache, could look up to date:
-# `cargo clean --package` makes sure the step, and the discovery client of step 09 (the workspace's
-# own library), are always compiled from the sources above.
-# The target directory is a cache, not part of the image, so the binary is copied out in the same
-# command, to a fixed path that the ENTRYPOINT below can name whatever the step.
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    target="$(uname -m)-unknown-linux-gnu" \
-    && cargo clean --release --target "$target" --package "$STEP" --package discovery-client \
+# Keep Cargo.toml and Cargo.lock; give every package an empty library and an empty main instead
+# of its sources. The result is the same whatever the step and the code, so the next stage's
+# COPY finds it unchanged and Docker takes the compiled dependencies from its cache.
+RUN find . -type f ! -name Cargo.toml ! -name Cargo.lock -delete \
+    && for package in */; do \
+        [ -f "$package/Cargo.toml" ] || continue; \
+        mkdir -p "$package/src" && : >"$package/src/lib.rs" && echo 'fn main() {}' >"$package/src/main.rs"; \
+    done
+
+# ---- Dependencies stage: every step's dependencies, compiled. ----
+FROM rust AS dependencies
+COPY --from=manifests /src .
+# One step at a time, as the build stage below builds them: cargo compiles a dependency with the
+# features of the packages it builds, and step 09's discovery client turns on more of them.
+# --locked builds exactly the versions in Cargo.lock.
+RUN target="$(uname -m)-unknown-linux-gnu" && for step in step-*/; do \
+        cargo build --release --locked --target "$target" --package "${step%/}" || exit; \
+    done
+
+# ---- Build stage: compile the chosen step into one static binary. ----
+FROM dependencies AS build
+ARG STEP
+COPY . .
+# Cargo rebuilds a package when its sources are newer than its last build. COPY keeps the files'
+# dates, older than the empty sources compiled above: `touch` makes the real sources newer.
+# The binary goes to a fixed path, which the runtime stage copies whatever the step.
+RUN target="$(uname -m)-unknown-linux-gnu" \
+    && find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
     && cargo build --release --locked --target "$target" --package "$STEP" \
     && cp "target/$target/release/$STEP" /hello-mesos
 

@@ -4,7 +4,8 @@
 #   scripts/docker-engine.sh          install docker.io (apt-get) if it is missing, start dockerd
 #                                     in the background if no engine answers, wait until it does.
 #                                     For CI machines (Debian, root); exits non-zero if it cannot.
-#   source scripts/docker-engine.sh   only defines pick_docker, for the other scripts.
+#   source scripts/docker-engine.sh   only defines pick_docker and pick_buildkit_docker, for the
+#                                     other scripts.
 #
 # On a learner's machine, start Docker the usual way (Docker Desktop, `systemctl start docker`)
 # instead: this script installs packages and runs dockerd as root.
@@ -12,18 +13,23 @@
 # How long dockerd may take to answer after it is started.
 ENGINE_START_SECONDS=60
 
-# Sets DOCKER to a client that can build with BuildKit (the Dockerfile's cache mounts need it),
-# and exports DOCKER_BUILDKIT=1. Clients from 23.0 on build with BuildKit only through their buildx
-# plugin; older ones (Debian's 20.10) have it built in. A newer client without buildx may come first
-# on PATH, so Debian's /usr/bin/docker is tried too.
+# Sets DOCKER to a docker client: the first on PATH, else Debian's /usr/bin/docker.
 pick_docker() {
+    DOCKER=$(command -v docker || command -v /usr/bin/docker) || return 1
+}
+
+# Sets BUILDKIT_DOCKER to a client that can build with BuildKit, if there is one. The Dockerfile
+# builds without it too, but a learner's Docker may use either builder, so the tests try both.
+# Clients from 23.0 on have BuildKit only through their buildx plugin; older ones (Debian 12's
+# 20.10) have it built in, behind DOCKER_BUILDKIT=1. A newer client without buildx may come first
+# on PATH, so Debian's /usr/bin/docker is tried too.
+pick_buildkit_docker() {
     local candidate path version
-    export DOCKER_BUILDKIT=1
     for candidate in docker /usr/bin/docker; do
         path=$(command -v "$candidate") || continue
         version=$("$path" version --format '{{.Client.Version}}' 2>/dev/null || true)
         if "$path" buildx version >/dev/null 2>&1 || [[ $version =~ ^(1[89]|2[0-2])\. ]]; then
-            DOCKER=$path
+            BUILDKIT_DOCKER=$path
             return 0
         fi
     done
@@ -57,16 +63,21 @@ start_engine() {
 main() {
     set -euo pipefail
     if ! command -v dockerd >/dev/null || ! command -v debootstrap >/dev/null \
-        || ! command -v curl >/dev/null || ! pick_docker; then
+        || ! command -v curl >/dev/null || ! pick_docker || ! pick_buildkit_docker; then
         install_engine
     fi
-    pick_docker || { echo "No Docker client that can build with BuildKit" >&2; exit 1; }
+    pick_docker || { echo "No docker client" >&2; exit 1; }
     if engine_answers; then
         echo "Docker engine already running"
     else
         start_engine
     fi
     "$DOCKER" version --format 'Docker client {{.Client.Version}}, engine {{.Server.Version}}'
+    if pick_buildkit_docker; then
+        echo "BuildKit: with $BUILDKIT_DOCKER"
+    else
+        echo "BuildKit: no client here has it; the tests build with the older builder only"
+    fi
 }
 
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then

@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/docker-engine.sh
-pick_docker || { echo "No Docker client that can build with BuildKit" >&2; exit 1; }
+pick_docker || { echo "No docker client" >&2; exit 1; }
 
 MIRROR=http://deb.debian.org/debian
 

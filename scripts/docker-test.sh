@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Container tests: build the Dockerfile for every step-*/ crate and check each image from outside,
 # the way Mesos runs it: `docker run` with TASK_HOST and PORT0 on the host network, `docker stop`.
+# Every step is built with both builders a learner's `docker build` may use, BuildKit and the older
+# one, which must give the same binary, and the dependencies must come from the build cache.
 #
 #   scripts/docker-test.sh
 #
@@ -18,7 +20,7 @@ STOP_LIMIT_SECONDS=2     # a step that handles SIGTERM must be gone within this
 
 reason=
 if ! pick_docker; then
-    reason="no docker command that can build with BuildKit (Docker 23 and later need the buildx plugin)"
+    reason="no docker command"
 elif ! timeout 20 "$DOCKER" info >/dev/null 2>&1; then
     reason="no Docker engine answers (\`$DOCKER info\` failed)"
 fi
@@ -32,6 +34,19 @@ if [[ -n $reason ]]; then
     exit 0
 fi
 command -v curl >/dev/null || { echo "docker tests: curl is needed" >&2; exit 1; }
+
+# The builders a learner's `docker build` may use: BuildKit (Docker Desktop, and Docker's own Linux
+# packages, which install the buildx plugin) and the older builder (Debian 12's docker.io, and
+# Docker 23 and later without buildx). The checks below run on the first one's images.
+builders=(legacy)
+if pick_buildkit_docker; then
+    builders=(buildkit legacy)
+elif [[ ${CI:-} == true ]]; then
+    echo "docker tests: no client can build with BuildKit, and CI tests both builders" >&2
+    exit 1
+else
+    echo "docker tests: no client here builds with BuildKit; only the older builder is tested."
+fi
 
 work=$(mktemp -d)
 containers=()
@@ -57,11 +72,43 @@ mapfile -t steps < <(for dir in step-*/; do
 done | sort -t- -k2,2n)
 step_number() { local n=${1#step-}; echo $((10#${n%%-*})); }
 
-# Builds `image` (extra arguments go to `docker build`); the output goes to $work/build.log.
+# Builds `image` from the current directory with `builder` (buildkit or legacy); extra arguments
+# go to `docker build`. The output goes to $work/build.log.
 build() {
-    local image=$1
-    shift
-    timeout "$BUILD_SECONDS" "$DOCKER" build --progress=plain -t "$image" "$@" . >"$work/build.log" 2>&1
+    local builder=$1 image=$2
+    shift 2
+    case $builder in
+        buildkit) set -- env DOCKER_BUILDKIT=1 "$BUILDKIT_DOCKER" build --progress=plain "$@" ;;
+        legacy) set -- env DOCKER_BUILDKIT=0 "$DOCKER" build "$@" ;;
+    esac
+    timeout "$BUILD_SECONDS" "$@" -t "$image" . >"$work/build.log" 2>&1
+}
+
+# The crates that the last build compiled and that are not the workspace's own (built from /src).
+# The older builder colours cargo's output, even in the middle of a line: the colours go first.
+compiled_dependencies() {
+    sed 's/\x1b\[[0-9;]*m//g' "$work/build.log" | grep -F 'Compiling ' | grep -vF '(/src/' \
+        | sed 's/.*Compiling //' || true
+}
+
+# Checks that the last build took the dependencies from the cache (for `what`).
+expect_cached_dependencies() {
+    local what=$1 compiled
+    compiled=$(compiled_dependencies)
+    if [[ -z $compiled ]]; then
+        pass "$what: no dependency compiled, all from the build cache"
+    else
+        fail "$what: compiled $(wc -l <<<"$compiled") dependencies again, e.g. $(head -n 1 <<<"$compiled")"
+    fi
+}
+
+# The SHA-256 of the binary in `image`.
+binary_sha() {
+    local id sha
+    id=$("$DOCKER" create "$1") || return 1
+    sha=$("$DOCKER" cp "$id:/usr/local/bin/hello-mesos" - | tar -xO | sha256sum | cut -d' ' -f1)
+    "$DOCKER" rm "$id" >/dev/null
+    echo "$sha"
 }
 
 # Starts a container in the background (arguments as for `docker run`); its id goes in $id.
@@ -133,7 +180,7 @@ else
 fi
 
 # What `docker build .` sends to the engine: .dockerignore must keep target/ (gigabytes) and .git out.
-if printf 'FROM scratch\nCOPY . /context\n' | "$DOCKER" build -q -t hello-mesos:context -f - . >/dev/null \
+if printf 'FROM scratch\nCOPY . /context\n' | DOCKER_BUILDKIT=0 "$DOCKER" build -q -t hello-mesos:context -f - . >/dev/null \
     && id=$("$DOCKER" create hello-mesos:context /none) && containers+=("$id") \
     && "$DOCKER" export "$id" | tar -t >"$work/context" && "$DOCKER" rm "$id" >/dev/null \
     && "$DOCKER" rmi hello-mesos:context >/dev/null; then
@@ -153,13 +200,31 @@ for step in "${steps[@]}"; do
     image=hello-mesos:$step
     printf '\n%s\n' "-- $step"
 
-    since=$EPOCHREALTIME
-    if build "$image" --build-arg STEP="$step"; then
-        pass "$step: docker build in $(elapsed "$since") s"
-    else
-        fail "$step: docker build failed:"
-        tail -n 20 "$work/build.log" | sed 's/^/      | /'
-        continue
+    # The first builder's image is the one checked below; the others must hold the same binary.
+    built=()
+    for builder in "${builders[@]}"; do
+        tag=$image
+        [[ $builder == "${builders[0]}" ]] || tag=hello-mesos-$builder:$step
+        since=$EPOCHREALTIME
+        if build "$builder" "$tag" --build-arg STEP="$step"; then
+            pass "$step: docker build ($builder) in $(elapsed "$since") s"
+            built+=("$tag")
+        else
+            fail "$step: docker build ($builder) failed:"
+            tail -n 20 "$work/build.log" | sed 's/^/      | /'
+            continue
+        fi
+        # Steps after the first reuse the compiled dependencies of the first.
+        [[ $step == "${steps[0]}" ]] || expect_cached_dependencies "$step ($builder)"
+    done
+    [[ ${built[0]:-} == "$image" ]] || continue
+    if ((${#builders[@]} > 1 && ${#built[@]} == ${#builders[@]})); then
+        shas=$(for tag in "${built[@]}"; do binary_sha "$tag"; done | sort -u)
+        if [[ $(wc -l <<<"$shas") == 1 && -n $shas ]]; then
+            pass "$step: the same binary from ${builders[*]}, sha256 ${shas:0:12}"
+        else
+            fail "$step: different binaries from ${builders[*]}: $(xargs <<<"$shas")"
+        fi
     fi
 
     size=$("$DOCKER" image inspect -f '{{.Size}}' "$image")
@@ -278,11 +343,33 @@ for step in "${steps[@]}"; do
     fi
 done
 
+# ---- A change to the code ----
+printf '\n%s\n' "-- A change to the code"
+
+# A copy of the build context with a line added to the last step: only the workspace's own
+# packages are compiled again, the dependencies come from the cache.
+edited=$work/edited
+mkdir "$edited"
+tar -c --exclude=./target --exclude=./.git . | tar -x -C "$edited"
+echo '// A change to the code.' >>"$edited/$last_step/src/main.rs"
+for builder in "${builders[@]}"; do
+    since=$EPOCHREALTIME
+    if (cd "$edited" && build "$builder" hello-mesos:edited --build-arg STEP="$last_step") \
+        && grep -qF "Compiling $last_step " "$work/build.log"; then
+        pass "$last_step, edited ($builder): rebuilt in $(elapsed "$since") s"
+        expect_cached_dependencies "$last_step, edited ($builder)"
+    else
+        fail "$last_step, edited ($builder): the build failed or did not compile $last_step:"
+        tail -n 10 "$work/build.log" | sed 's/^/      | /'
+    fi
+done
+"$DOCKER" rmi hello-mesos:edited >/dev/null 2>&1 || true
+
 # ---- Build arguments ----
 printf '\n%s\n' "-- STEP build argument"
 
 for bad in step-99-missing xtask; do
-    if build hello-mesos:unknown --build-arg STEP="$bad"; then
+    if build "${builders[0]}" hello-mesos:unknown --build-arg STEP="$bad"; then
         fail "STEP=$bad: the build succeeded, expected it to fail"
     elif grep -qF "Unknown STEP '$bad'. Valid steps: ${steps[*]}" "$work/build.log"; then
         pass "STEP=$bad: the build fails with \"Unknown STEP '$bad'. Valid steps: ${steps[*]}\""
@@ -294,7 +381,7 @@ done
 
 # Without --build-arg: the same image as the last step's (everything comes from the build cache).
 if [[ $default_step == "$last_step" ]]; then
-    if build hello-mesos \
+    if build "${builders[0]}" hello-mesos \
         && [[ $("$DOCKER" image inspect -f '{{.Id}}' hello-mesos) == \
             $("$DOCKER" image inspect -f '{{.Id}}' "hello-mesos:$last_step") ]]; then
         pass "docker build without STEP: the image of $last_step"

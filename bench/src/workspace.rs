@@ -141,8 +141,7 @@ pub fn image_size(root: &Path, step: &str) -> String {
 }
 
 /// Runs `docker args` in `root` and returns what it printed. The client is the one
-/// `scripts/docker-engine.sh` picks: one that can build with BuildKit, which the Dockerfile's
-/// cache mounts need.
+/// `scripts/docker-engine.sh` picks.
 fn docker(root: &Path, args: &[&str]) -> Result<String, String> {
     let script = r#"source scripts/docker-engine.sh && pick_docker && exec "$DOCKER" "$@""#;
     let mut docker = Command::new("bash");
