@@ -97,6 +97,25 @@ fn unreadable_bodies_get_dropwizards_answers() {
 }
 
 #[test]
+fn an_endpoint_of_singularitys_that_the_platform_lacks_is_refused_as_not_modelled() {
+    let api = Api::start();
+    for (method, path) in [
+        ("GET", "/api/history/request/hello/tasks/active"),
+        ("GET", "/api/requests/active"),
+        ("POST", "/api/webhooks"),
+    ] {
+        let answer = call(method, &api.url(path), None);
+        assert_eq!(
+            (answer.status, answer.content_type.as_str()),
+            (501, "text/plain"),
+            "{method} {path}: {answer:?}"
+        );
+        let refusal = format!("This practice platform does not model {method} {path}: ");
+        assert!(answer.body.starts_with(&refusal), "{answer:?}");
+    }
+}
+
+#[test]
 fn a_deploy_is_in_the_history_from_the_moment_it_is_accepted() {
     let api = Api::start();
     api.request(2);

@@ -103,8 +103,9 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
             "/api/disasters/disabled-actions/{action}",
             post(disable_action::<R>).delete(enable_action::<R>),
         )
-        // Jersey's answers to a path no resource has, and to a method a path does not take.
-        .fallback(|| async { dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found") })
+        // Jersey's answers to a path no resource has (or the platform's refusal, for an endpoint
+        // it does not model), and to a method a path does not take.
+        .fallback(unmodelled::no_route)
         .method_not_allowed_fallback(|| async {
             dropwizard(
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -1,10 +1,15 @@
-//! What a real Singularity acts on and this platform does not model: refused with a 400
-//! saying so (as `checkBadRequest` answers), never accepted and ignored. docs/platform.md
-//! lists every field with what the platform does with it.
+//! What a real Singularity acts on and this platform does not model: refused, saying so, never
+//! accepted and ignored. A field gets a 400 (as `checkBadRequest` answers); an endpoint the
+//! platform has no route for, a 501. docs/platform.md lists every field with what the platform
+//! does with it.
 
+use axum::{
+    http::{Method, StatusCode, Uri, header::CONTENT_TYPE},
+    response::{IntoResponse, Response},
+};
 use serde_json::Value;
 
-use super::{Refusal, bad_request};
+use super::{Refusal, bad_request, dropwizard};
 use crate::singularity::objects::{ContainerType, Deploy, Network, Request, RequestType};
 
 /// Whether a field holds something: present and not `null`, `[]`, `{}` or `""`.
@@ -208,4 +213,86 @@ pub(super) fn check_no_options(body: &[u8], action: &str) -> Result<(), Refusal>
         &format!("the options of {action}"),
         "it does it with none; send no body",
     )
+}
+
+/// Singularity's resources (`ApiPaths`): the real server has endpoints under each of them,
+/// many of which this platform has no route for.
+const RESOURCES: [&str; 25] = [
+    "/api/agents",
+    "/api/auth",
+    "/api/configuration",
+    "/api/deploys",
+    "/api/disasters",
+    "/api/groups",
+    "/api/history",
+    "/api/inactive",
+    "/api/logs",
+    "/api/metrics",
+    "/api/notifications",
+    "/api/openapi.json",
+    "/api/priority",
+    "/api/racks",
+    "/api/requests",
+    "/api/sandbox",
+    "/api/shuffle",
+    "/api/slaves",
+    "/api/state",
+    "/api/tasks",
+    "/api/test",
+    "/api/track",
+    "/api/usage",
+    "/api/users",
+    "/api/webhooks",
+];
+
+/// The resource of Singularity's that `path` is under, if any.
+pub(super) fn resource_of(path: &str) -> Option<&'static str> {
+    RESOURCES.into_iter().find(|resource| {
+        path.strip_prefix(resource)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
+/// The answer to a path that no route has. Outside Singularity's resources, Jersey's 404, as
+/// the real server answers. Under one of them, the real server may have that endpoint: a 501
+/// says that this platform does not model it, rather than a 404 that would say Singularity
+/// has no such thing.
+pub(super) async fn no_route(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    match resource_of(path) {
+        None => dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found").into_response(),
+        Some(resource) => (
+            StatusCode::NOT_IMPLEMENTED,
+            [(CONTENT_TYPE, "text/plain")],
+            format!(
+                "This practice platform does not model {method} {path}: it is under Singularity's \
+                 {resource} resource, but the platform has no such endpoint (docs/platform.md \
+                 lists those it has). Check the path: Singularity may not have it either."
+            ),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resource_of;
+
+    #[test]
+    fn a_path_under_one_of_singularitys_resources_is_named_by_it() {
+        assert_eq!(
+            resource_of("/api/history/request/x/tasks/active"),
+            Some("/api/history")
+        );
+        assert_eq!(resource_of("/api/webhooks"), Some("/api/webhooks"));
+        assert_eq!(resource_of("/api/openapi.json"), Some("/api/openapi.json"));
+    }
+
+    #[test]
+    fn other_paths_are_under_none() {
+        assert_eq!(resource_of("/api/nothing"), None);
+        assert_eq!(resource_of("/api/tasksx"), None);
+        assert_eq!(resource_of("/api"), None);
+        assert_eq!(resource_of("/history"), None);
+    }
 }
