@@ -14,13 +14,19 @@ use nix::{
 
 use super::support::{check, marker, processes_with, root};
 
+/// Python without writing `__pycache__/` into the fixtures' directory.
+const PYTHON: &[&str] = &["python3", "-B"];
+
 /// Checks `fixture` (run by `interpreter`) up to `step`, stopping at the first failure, and
 /// expects `failing` to fail first, with `happened` in its report, and no process left.
-fn expect(interpreter: &str, fixture: &str, step: &str, failing: &str, happened: &str) {
+fn expect(interpreter: &[&str], fixture: &str, step: &str, failing: &str, happened: &str) {
     let marker = marker(fixture);
     let path = root().join("check/tests/fixtures").join(fixture);
     let path = path.to_str().expect("a UTF-8 path");
-    let checked = check(&[step, "--fail-fast", "--", interpreter, path, &marker]);
+    let mut args = vec![step, "--fail-fast", "--"];
+    args.extend(interpreter);
+    args.extend([path, &marker]);
+    let checked = check(&args);
     checked.expect_failure(failing);
     assert!(
         checked.stdout.contains(happened),
@@ -35,7 +41,7 @@ fn expect(interpreter: &str, fixture: &str, step: &str, failing: &str, happened:
 fn a_panic_is_not_exit_3() {
     let happened = "expected exit code 3, got exit status: 1";
     expect(
-        "python3",
+        PYTHON,
         "panics.py",
         "03",
         "env: task host is required",
@@ -47,42 +53,42 @@ fn a_panic_is_not_exit_3() {
 fn ready_before_listening_announces_no_port() {
     let happened = "announced http://127.0.0.1:0";
     let failing = "env: port0 zero takes a free port";
-    expect("python3", "ready_before_bind.py", "03", failing, happened);
+    expect(PYTHON, "ready_before_bind.py", "03", failing, happened);
 }
 
 #[test]
 fn no_readiness_line_is_named() {
     let happened = "no line \"Server running at: \" within 10s";
     let failing = "env: port0 zero takes a free port";
-    expect("python3", "never_ready.py", "03", failing, happened);
+    expect(PYTHON, "never_ready.py", "03", failing, happened);
 }
 
 #[test]
 fn a_flood_is_cut_short() {
     let happened = "no line \"Server running at: \" within 10s";
     let failing = "env: port0 zero takes a free port";
-    expect("python3", "floods.py", "03", failing, happened);
+    expect(PYTHON, "floods.py", "03", failing, happened);
 }
 
 #[test]
 fn ignoring_sigterm_fails_the_stop() {
     let happened = "still running after 5s";
     let failing = "signals: sigterm stops cleanly";
-    expect("python3", "ignores_sigterm.py", "04", failing, happened);
+    expect(PYTHON, "ignores_sigterm.py", "04", failing, happened);
 }
 
 #[test]
 fn exiting_without_draining_fails_the_drain() {
     let happened = "exited at once, leaving a request in progress unfinished";
     let failing = "signals: stops accepting after sigterm";
-    expect("python3", "no_drain.py", "04", failing, happened);
+    expect(PYTHON, "no_drain.py", "04", failing, happened);
 }
 
 #[test]
 fn a_child_holding_the_port_is_found_and_killed() {
     let happened = "still accepting connections 1 s after the stop signal";
     let failing = "signals: stops accepting after sigterm";
-    expect("sh", "child_holds_port.sh", "04", failing, happened);
+    expect(&["sh"], "child_holds_port.sh", "04", failing, happened);
 }
 
 /// Ctrl+C on the checker, while it waits for a service that ignores SIGTERM, stops the
