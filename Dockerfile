@@ -26,7 +26,7 @@ FROM rust AS manifests
 # An ARG declared before the first FROM must be declared again to be visible inside a stage.
 ARG STEP
 # The whole workspace: cargo needs every member's Cargo.toml, even to build a single step.
-# .dockerignore keeps target/ and .git out, so the build context stays a few hundred kB.
+# .dockerignore keeps target/ and .git out, so the build context stays around a megabyte.
 COPY . .
 # Fail early, naming the valid steps, rather than with a cargo error about a missing package.
 RUN case "$STEP" in step-*) ;; *) false ;; esac && [ -f "$STEP/Cargo.toml" ] \
