@@ -103,6 +103,9 @@ fn an_endpoint_of_singularitys_that_the_platform_lacks_is_refused_as_not_modelle
         ("GET", "/api/history/request/hello/tasks/active"),
         ("GET", "/api/requests/active"),
         ("POST", "/api/webhooks"),
+        // Paths the platform routes, with a method Singularity takes there and it does not.
+        ("DELETE", "/api/tasks/task/hello-1"),
+        ("DELETE", "/api/requests/request/hello/pause"),
     ] {
         let answer = call(method, &api.url(path), None);
         assert_eq!(

@@ -103,15 +103,10 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
             "/api/disasters/disabled-actions/{action}",
             post(disable_action::<R>).delete(enable_action::<R>),
         )
-        // Jersey's answers to a path no resource has (or the platform's refusal, for an endpoint
-        // it does not model), and to a method a path does not take.
+        // Jersey's answers to a path no resource has and to a method a path does not take, or
+        // the platform's refusal, for an endpoint of Singularity's that it does not model.
         .fallback(unmodelled::no_route)
-        .method_not_allowed_fallback(|| async {
-            dropwizard(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "HTTP 405 Method Not Allowed",
-            )
-        })
+        .method_not_allowed_fallback(unmodelled::wrong_method)
         .layer(DefaultBodyLimit::max(limits::MAX_BODY))
         .with_state(singularity)
 }

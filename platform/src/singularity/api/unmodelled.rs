@@ -253,6 +253,65 @@ pub(super) fn resource_of(path: &str) -> Option<&'static str> {
     })
 }
 
+/// Methods Singularity takes on paths the platform routes for other methods (`RequestResource`,
+/// `TaskResource`); `*` is one segment.
+const METHODS: [(Method, &str, &str); 4] = [
+    (
+        Method::DELETE,
+        "/api/requests/request/*/scale",
+        "deletes the expiring scale",
+    ),
+    (
+        Method::DELETE,
+        "/api/requests/request/*/pause",
+        "deletes the expiring pause",
+    ),
+    (
+        Method::DELETE,
+        "/api/requests/request/*/bounce",
+        "deletes the expiring bounce",
+    ),
+    (Method::DELETE, "/api/tasks/task/*", "kills the task"),
+];
+
+/// What Singularity does with `method` on `path`, if it is one of [`METHODS`].
+pub(super) fn unmodelled_method(method: &Method, path: &str) -> Option<&'static str> {
+    let segments = |text: &'static str| text.split('/');
+    METHODS.iter().find_map(|(known, pattern, what)| {
+        let same_shape = segments(pattern).count() == path.split('/').count()
+            && segments(pattern)
+                .zip(path.split('/'))
+                .all(|(want, got)| want == got || (want == "*" && !got.is_empty()));
+        (known == method && same_shape).then_some(*what)
+    })
+}
+
+/// The answer to a method that a routed path does not take: Jersey's 405, or for a method
+/// Singularity takes there, a 501 that says this platform does not model it.
+pub(super) async fn wrong_method(method: Method, uri: Uri) -> Response {
+    let path = uri.path();
+    match unmodelled_method(&method, path) {
+        None => dropwizard(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "HTTP 405 Method Not Allowed",
+        )
+        .into_response(),
+        Some(what) => not_modelled(format!(
+            "This practice platform does not model {method} {path}: on Singularity, it {what}"
+        )),
+    }
+}
+
+/// A 501, `text/plain`: what the platform does not model.
+fn not_modelled(message: String) -> Response {
+    (
+        StatusCode::NOT_IMPLEMENTED,
+        [(CONTENT_TYPE, "text/plain")],
+        message,
+    )
+        .into_response()
+}
+
 /// The answer to a path that no route has. Outside Singularity's resources, Jersey's 404, as
 /// the real server answers. Under one of them, the real server may have that endpoint: a 501
 /// says that this platform does not model it, rather than a 404 that would say Singularity
@@ -261,22 +320,40 @@ pub(super) async fn no_route(method: Method, uri: Uri) -> Response {
     let path = uri.path();
     match resource_of(path) {
         None => dropwizard(StatusCode::NOT_FOUND, "HTTP 404 Not Found").into_response(),
-        Some(resource) => (
-            StatusCode::NOT_IMPLEMENTED,
-            [(CONTENT_TYPE, "text/plain")],
-            format!(
-                "This practice platform does not model {method} {path}: it is under Singularity's \
-                 {resource} resource, but the platform has no such endpoint (docs/platform.md \
-                 lists those it has). Check the path: Singularity may not have it either."
-            ),
-        )
-            .into_response(),
+        Some(resource) => not_modelled(format!(
+            "This practice platform does not model {method} {path}: it is under Singularity's \
+             {resource} resource, but the platform has no such endpoint (docs/platform.md \
+             lists those it has). Check the path: Singularity may not have it either."
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::resource_of;
+    use axum::http::Method;
+
+    use super::{resource_of, unmodelled_method};
+
+    #[test]
+    fn singularitys_other_methods_on_routed_paths_are_named() {
+        let kill = unmodelled_method(&Method::DELETE, "/api/tasks/task/hello-1");
+        assert_eq!(kill, Some("kills the task"));
+        let scale = unmodelled_method(&Method::DELETE, "/api/requests/request/hello/scale");
+        assert_eq!(scale, Some("deletes the expiring scale"));
+    }
+
+    #[test]
+    fn other_methods_are_not() {
+        for (method, path) in [
+            (Method::PUT, "/api/tasks/task/hello-1"),
+            (Method::DELETE, "/api/tasks/task/"),
+            (Method::DELETE, "/api/tasks/task/a/b"),
+            (Method::GET, "/api/requests/request/hello/pause"),
+            (Method::DELETE, "/api/requests/request/hello/unpause"),
+        ] {
+            assert_eq!(unmodelled_method(&method, path), None, "{method} {path}");
+        }
+    }
 
     #[test]
     fn a_path_under_one_of_singularitys_resources_is_named_by_it() {
