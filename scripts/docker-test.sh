@@ -102,13 +102,17 @@ expect_cached_dependencies() {
     fi
 }
 
-# The SHA-256 of the binary in `image`.
+# The SHA-256 of the binary in `image`; nothing if it cannot be read.
 binary_sha() {
-    local id sha
-    id=$("$DOCKER" create "$1") || return 1
-    sha=$("$DOCKER" cp "$id:/usr/local/bin/hello-mesos" - | tar -xO | sha256sum | cut -d' ' -f1)
+    local id binary=$work/binary
+    id=$("$DOCKER" create "$1") || return 0
+    containers+=("$id")
+    rm -f "$binary"
+    if "$DOCKER" cp "$id:/usr/local/bin/hello-mesos" - 2>/dev/null | tar -xO >"$binary" \
+        && [[ -s $binary ]]; then
+        sha256sum "$binary" | cut -d' ' -f1
+    fi
     "$DOCKER" rm "$id" >/dev/null
-    echo "$sha"
 }
 
 # Starts a container in the background (arguments as for `docker run`); its id goes in $id.
@@ -180,7 +184,8 @@ else
 fi
 
 # What `docker build .` sends to the engine: .dockerignore must keep target/ (gigabytes) and .git out.
-if printf 'FROM scratch\nCOPY . /context\n' | DOCKER_BUILDKIT=0 "$DOCKER" build -q -t hello-mesos:context -f - . >/dev/null \
+if printf 'FROM scratch\nCOPY . /context\n' \
+    | DOCKER_BUILDKIT=0 "$DOCKER" build -q -t hello-mesos:context -f - . >/dev/null 2>"$work/build.log" \
     && id=$("$DOCKER" create hello-mesos:context /none) && containers+=("$id") \
     && "$DOCKER" export "$id" | tar -t >"$work/context" && "$DOCKER" rm "$id" >/dev/null \
     && "$DOCKER" rmi hello-mesos:context >/dev/null; then
@@ -190,7 +195,8 @@ if printf 'FROM scratch\nCOPY . /context\n' | DOCKER_BUILDKIT=0 "$DOCKER" build 
         pass "build context: $(grep -c . "$work/context") files, without target/ and .git"
     fi
 else
-    fail "build context: could not be listed"
+    fail "build context: could not be listed:"
+    tail -n 10 "$work/build.log" | sed 's/^/      | /'
 fi
 
 # ---- Every step ----
@@ -219,11 +225,19 @@ for step in "${steps[@]}"; do
     done
     [[ ${built[0]:-} == "$image" ]] || continue
     if ((${#builders[@]} > 1 && ${#built[@]} == ${#builders[@]})); then
-        shas=$(for tag in "${built[@]}"; do binary_sha "$tag"; done | sort -u)
-        if [[ $(wc -l <<<"$shas") == 1 && -n $shas ]]; then
-            pass "$step: the same binary from ${builders[*]}, sha256 ${shas:0:12}"
+        shas=()
+        for tag in "${built[@]}"; do
+            shas+=("$(binary_sha "$tag")")
+        done
+        # Only the first builder's image is kept: the others were built to be compared.
+        for tag in "${built[@]:1}"; do
+            "$DOCKER" rmi "$tag" >/dev/null || true
+        done
+        distinct=$(printf '%s\n' "${shas[@]}" | sort -u)
+        if [[ -n ${shas[0]} && $distinct == "${shas[0]}" ]]; then
+            pass "$step: the same binary from ${builders[*]}, sha256 ${shas[0]:0:12}"
         else
-            fail "$step: different binaries from ${builders[*]}: $(xargs <<<"$shas")"
+            fail "$step: not the same binary from ${builders[*]}: ${shas[*]:-none could be read}"
         fi
     fi
 
@@ -346,24 +360,37 @@ done
 # ---- A change to the code ----
 printf '\n%s\n' "-- A change to the code"
 
-# A copy of the build context with a line added to the last step: only the workspace's own
-# packages are compiled again, the dependencies come from the cache.
+# A copy of the build context where the last step greets differently, with a date older than any
+# build (as a checkout's files may be): the image must answer with the new greeting, and only
+# the workspace's own packages be compiled again, the dependencies coming from the cache.
 edited=$work/edited
+greeting="Hello, edited at $EPOCHSECONDS."
 mkdir "$edited"
 tar -c --exclude=./target --exclude=./.git . | tar -x -C "$edited"
-echo '// A change to the code.' >>"$edited/$last_step/src/main.rs"
+main_rs=$edited/$last_step/src/main.rs
+sed -i "s/Hello, Axum\./$greeting/" "$main_rs"
+touch -d 2000-01-01 "$main_rs"
 for builder in "${builders[@]}"; do
+    what="$last_step, edited ($builder)"
     since=$EPOCHREALTIME
-    if (cd "$edited" && build "$builder" hello-mesos:edited --build-arg STEP="$last_step") \
-        && grep -qF "Compiling $last_step " "$work/build.log"; then
-        pass "$last_step, edited ($builder): rebuilt in $(elapsed "$since") s"
-        expect_cached_dependencies "$last_step, edited ($builder)"
-    else
-        fail "$last_step, edited ($builder): the build failed or did not compile $last_step:"
+    if ! (cd "$edited" && build "$builder" hello-mesos:edited --build-arg STEP="$last_step"); then
+        fail "$what: the build failed:"
         tail -n 10 "$work/build.log" | sed 's/^/      | /'
+        continue
     fi
+    pass "$what: rebuilt in $(elapsed "$since") s"
+    expect_cached_dependencies "$what"
+    port=$(free_port)
+    start --net=host -e TASK_HOST=127.0.0.1 -e PORT0="$port" hello-mesos:edited
+    if wait_for_output "$id" "Server running at: http://127.0.0.1:$port"; then
+        expect_get "$what" "http://127.0.0.1:$port/" "$greeting"
+    else
+        fail "$what: did not start within ${START_SECONDS}s:"
+        output_of "$id"
+    fi
+    "$DOCKER" rm -f "$id" >/dev/null
+    "$DOCKER" rmi hello-mesos:edited >/dev/null || true
 done
-"$DOCKER" rmi hello-mesos:edited >/dev/null 2>&1 || true
 
 # ---- Build arguments ----
 printf '\n%s\n' "-- STEP build argument"
