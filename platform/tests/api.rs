@@ -97,6 +97,30 @@ fn unreadable_bodies_get_dropwizards_answers() {
 }
 
 #[test]
+fn the_answers_with_a_request_parent_carry_its_task_ids() {
+    // `fillEntireRequest` fills in `taskIds` in the answers to a save, a deploy, a pause and an
+    // unpause, as in a read.
+    let api = Api::start();
+    let saved = api.post("/api/requests", &json!({ "id": "hello", "instances": 1 }));
+    assert_eq!(saved.json()["taskIds"]["healthy"], json!([]), "{saved:?}");
+    let deployed = api.deploy("d1", "7");
+    assert!(
+        deployed.json()["taskIds"]["pending"].is_array(),
+        "{deployed:?}"
+    );
+    assert_eq!(api.result("d1")["deployState"], "SUCCEEDED");
+    // The pause answers before its tasks are stopped.
+    let paused = api.post("/api/requests/request/hello/pause", &json!({}));
+    let healthy = paused.json()["taskIds"]["healthy"].clone();
+    assert_eq!(healthy.as_array().map(Vec::len), Some(1), "{paused:?}");
+    let unpaused = api.post("/api/requests/request/hello/unpause", &json!({}));
+    assert!(
+        unpaused.json()["taskIds"]["healthy"].is_array(),
+        "{unpaused:?}"
+    );
+}
+
+#[test]
 fn an_endpoint_of_singularitys_that_the_platform_lacks_is_refused_as_not_modelled() {
     let api = Api::start();
     for (method, path) in [

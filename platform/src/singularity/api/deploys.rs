@@ -12,6 +12,7 @@ use super::{
     Answer, bad_request,
     disasters::check_enabled,
     dropwizard, not_found, ok, read_body,
+    requests::entire_parent,
     validate::{check_deploy, check_request},
 };
 use crate::{
@@ -103,13 +104,14 @@ pub(super) async fn start_deploy<R: Runtime>(
     let pending = Pending::new(&deploy_id, target_instances, timestamp, updated_request);
     entry.begin_deploy(pending, fields.unpause_on_successful_deploy);
     // `DeployResource.deploy` answers with the request the deploy will bring, if it brings one.
-    let mut parent = entry.parent_json();
-    if let Some(updated) = entry
+    let updated = entry
         .pending
         .as_ref()
         .and_then(|p| p.updated_request.as_ref())
-    {
-        parent["request"] = json!(updated);
+        .map(|updated| json!(updated));
+    let mut parent = entire_parent(&state, &state.requests[&request_id]);
+    if let Some(updated) = updated {
+        parent["request"] = updated;
     }
     drop(state);
     tokio::spawn(checker::run(
@@ -138,5 +140,5 @@ pub(super) async fn cancel_deploy<R: Runtime>(
             "Request {request_id} does not have a pending deploy {deploy_id}"
         )));
     }
-    Ok(ok(entry.parent_json()))
+    Ok(ok(entire_parent(&state, &state.requests[&request_id])))
 }

@@ -48,18 +48,18 @@ pub(super) async fn save_request<R: Runtime>(
         Some(entry) => {
             check_changes(&entry.request, &request)?;
             entry.request = request;
-            Ok(ok(entry.parent_json()))
         }
         // This platform's own limit: Singularity keeps as many as ZooKeeper holds.
-        None if count >= limits::MAX_REQUESTS => Err(bad_request(limits::too_many_requests())),
+        None if count >= limits::MAX_REQUESTS => {
+            return Err(bad_request(limits::too_many_requests()));
+        }
         None => {
-            let entry = state
+            state
                 .requests
-                .entry(id)
-                .or_insert(RequestEntry::new(request));
-            Ok(ok(entry.parent_json()))
+                .insert(id.clone(), RequestEntry::new(request));
         }
     }
+    Ok(ok(entire_parent(&state, &state.requests[&id])))
 }
 
 /// `submitRequest`'s first check (a save, a scale): no pending deploy brings its own
@@ -89,7 +89,8 @@ pub(super) async fn get_request<R: Runtime>(
     Ok(ok(entire_parent(&state, entry)))
 }
 
-/// `RequestHelper.fillEntireRequest`: the request parent with its task ids by status.
+/// `fillEntireRequest`, with which Singularity answers a save, a read, a pause, an unpause, a
+/// scale and a deploy: the request parent with its task ids by status.
 pub(super) fn entire_parent(state: &Model, entry: &RequestEntry) -> Value {
     let mut parent = entry.parent_json();
     let id = entry.request.id.as_deref().unwrap_or_default();
@@ -115,7 +116,7 @@ pub(super) async fn pause<R: Runtime>(
                 ),
             ));
         }
-        entry.parent_json()
+        entire_parent(&state, &state.requests[&id])
     };
     checker::stop_request_tasks(&singularity.inner, &id).await;
     Ok(ok(parent))
@@ -137,7 +138,8 @@ pub(super) async fn unpause<R: Runtime>(
                 &format!("Request {id} is not in PAUSED state, it is in {current}"),
             ));
         }
-        (entry.parent_json(), entry.active_deploy.clone())
+        let active = entry.active_deploy.clone();
+        (entire_parent(&state, &state.requests[&id]), active)
     };
     if let Some(deploy_id) = active {
         checker::restart(&singularity.inner, &id, &deploy_id).await;
