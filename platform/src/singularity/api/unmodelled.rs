@@ -245,8 +245,13 @@ const RESOURCES: [&str; 25] = [
     "/api/webhooks",
 ];
 
-/// The resource of Singularity's that `path` is under, if any.
+/// The resource of Singularity's that `path` is under, if any. A path with an empty segment
+/// (`/api/sandbox//read`, from an unset shell variable) matches none of Singularity's
+/// templates, whose parameters are never empty: Jersey answers it 404.
 pub(super) fn resource_of(path: &str) -> Option<&'static str> {
+    if path.contains("//") {
+        return None;
+    }
     RESOURCES.into_iter().find(|resource| {
         path.strip_prefix(resource)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -371,5 +376,6 @@ mod tests {
         assert_eq!(resource_of("/api/tasksx"), None);
         assert_eq!(resource_of("/api"), None);
         assert_eq!(resource_of("/history"), None);
+        assert_eq!(resource_of("/api/sandbox//read"), None);
     }
 }
