@@ -20,9 +20,10 @@ WORKDIR /src
 ENV RUSTFLAGS="-C target-feature=+crt-static"
 
 # ---- Manifests stage: the workspace with empty sources. ----
-# Compiling the dependencies takes a minute or more, a step takes seconds. So the dependencies get a layer
-# of their own, compiled from the manifests alone: Docker reuses that layer for every step and
-# after every change to the code, and compiles them again only when Cargo.toml or Cargo.lock change.
+# Compiling the dependencies takes a minute or more, a step takes seconds. So the dependencies get
+# a layer of their own, compiled from the manifests alone: Docker reuses that layer for every step
+# and after every change to the code, and compiles them again only when Cargo.toml or Cargo.lock
+# change.
 FROM toolchain AS manifests
 # An ARG declared before the first FROM must be declared again to be visible inside a stage.
 ARG STEP
