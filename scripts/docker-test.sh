@@ -102,15 +102,16 @@ expect_cached_dependencies() {
     fi
 }
 
-# The SHA-256 of the binary in `image`; nothing if it cannot be read.
+# Sets `sha` to the SHA-256 of the binary in `image`, or to nothing if it cannot be read.
 binary_sha() {
     local id binary=$work/binary
+    sha=
     id=$("$DOCKER" create "$1") || return 0
     containers+=("$id")
     rm -f "$binary"
     if "$DOCKER" cp "$id:/usr/local/bin/hello-mesos" - 2>/dev/null | tar -xO >"$binary" \
         && [[ -s $binary ]]; then
-        sha256sum "$binary" | cut -d' ' -f1
+        sha=$(sha256sum "$binary" | cut -d' ' -f1)
     fi
     "$DOCKER" rm "$id" >/dev/null
 }
@@ -227,7 +228,8 @@ for step in "${steps[@]}"; do
     if ((${#builders[@]} > 1 && ${#built[@]} == ${#builders[@]})); then
         shas=()
         for tag in "${built[@]}"; do
-            shas+=("$(binary_sha "$tag")")
+            binary_sha "$tag"
+            shas+=("$sha")
         done
         # Only the first builder's image is kept: the others were built to be compared.
         for tag in "${built[@]:1}"; do
