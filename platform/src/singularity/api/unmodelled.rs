@@ -281,14 +281,15 @@ const METHODS: [(Method, &str, &str); 4] = [
 
 /// What Singularity does with `method` on `path`, if it is one of [`METHODS`].
 pub(super) fn unmodelled_method(method: &Method, path: &str) -> Option<&'static str> {
-    let segments = |text: &'static str| text.split('/');
-    METHODS.iter().find_map(|(known, pattern, what)| {
-        let same_shape = segments(pattern).count() == path.split('/').count()
-            && segments(pattern)
-                .zip(path.split('/'))
-                .all(|(want, got)| want == got || (want == "*" && !got.is_empty()));
-        (known == method && same_shape).then_some(*what)
-    })
+    let matches = |pattern: &str| {
+        pattern.split('/').count() == path.split('/').count()
+            && (pattern.split('/').zip(path.split('/')))
+                .all(|(want, got)| want == got || (want == "*" && !got.is_empty()))
+    };
+    METHODS
+        .iter()
+        .find(|(known, pattern, _)| known == method && matches(pattern))
+        .map(|(_, _, what)| *what)
 }
 
 /// The answer to a method that a routed path does not take: Jersey's 405, or for a method
