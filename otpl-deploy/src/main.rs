@@ -18,8 +18,10 @@ use serde_json::{Value, json};
 mod base_url;
 mod config;
 mod deploy;
+mod shown;
 mod singularity;
 
+use shown::Shown;
 use singularity::Singularity;
 
 /// Deploy this repository's Docker image to Singularity, with the settings in config/ENV/.
@@ -71,20 +73,25 @@ enum Error {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let token = env::var("SINGULARITY_TOKEN").ok().filter(|t| !t.is_empty());
+    let shown = Shown::new(
+        token.as_deref(),
+        env::var("SINGULARITY_URL").ok().as_deref(),
+    );
+    match run(&cli, token, &shown) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Deploy(message)) => {
-            eprintln!("{message}");
+            eprintln!("{}", shown.text(&message));
             ExitCode::from(1)
         }
         Err(Error::Config(message)) => {
-            eprintln!("{message}");
+            eprintln!("{}", shown.text(&message));
             ExitCode::from(2)
         }
     }
 }
 
-fn run(cli: &Cli) -> Result<(), Error> {
+fn run(cli: &Cli, token: Option<String>, shown: &Shown) -> Result<(), Error> {
     // The deadline counts from the start: every HTTP call is bounded by it too.
     let deadline = Instant::now() + cli.timeout;
 
@@ -97,7 +104,6 @@ fn run(cli: &Cli) -> Result<(), Error> {
         "unpauseOnSuccessfulDeploy": false,
         "message": message(&cli.tag, env::var("USER").ok().as_deref()),
     });
-    let token = env::var("SINGULARITY_TOKEN").ok().filter(|t| !t.is_empty());
 
     if cli.dry_run {
         // Placeholders are fine here: the point of a dry run is to see the result.
@@ -128,7 +134,7 @@ fn run(cli: &Cli) -> Result<(), Error> {
 
     let base = base_url()?;
     warn_if_plain_http(&base, token.is_some());
-    let singularity = Singularity::new(base, token.as_deref(), deadline)?;
+    let singularity = Singularity::new(base, token.as_deref(), deadline, shown.clone())?;
     singularity.save_request(&config.request, &config.request_id)?;
     singularity.start_deploy(&deploy_request, &deploy_id, &image)?;
     let result = singularity.follow(&config.request_id, &deploy_id, cli.poll)?;

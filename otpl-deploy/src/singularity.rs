@@ -17,7 +17,7 @@ use ureq::{
     tls::{RootCerts, TlsConfig},
 };
 
-use crate::{Error, base_url::BaseUrl};
+use crate::{Error, Shown, base_url::BaseUrl};
 
 /// The longest any one call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +69,8 @@ pub struct Singularity {
     token: Option<HeaderValue>,
     /// When to give up, whatever is in progress.
     deadline: Instant,
+    /// How a line that carries what the server sent is printed.
+    shown: Shown,
 }
 
 /// One answer: status, content type and body (at most [`BODY_LIMIT`] bytes of it).
@@ -87,6 +89,7 @@ impl Singularity {
         base: BaseUrl,
         token: Option<&str>,
         deadline: Instant,
+        shown: Shown,
     ) -> Result<Singularity, Error> {
         // Singularity is inside the datacentre: a proxy set for the outside world must not
         // be used to reach it. A redirect is never followed: a 302 to a POST would be
@@ -124,6 +127,7 @@ impl Singularity {
             agent,
             token,
             deadline,
+            shown,
         })
     }
 
@@ -179,7 +183,7 @@ impl Singularity {
                 let history = answer.object("deployMarker")?;
                 if let Some(result) = deploy_result(&history["deployResult"]) {
                     if result.state != last {
-                        println!("Deploy {deploy_id}: {}", result.state);
+                        self.say(&format!("Deploy {deploy_id}: {}", result.state));
                     }
                     return Ok(result);
                 }
@@ -187,7 +191,7 @@ impl Singularity {
                 if let Some(state) = live_state(&parent, deploy_id)
                     && state != last
                 {
-                    println!("Deploy {deploy_id}: {state}");
+                    self.say(&format!("Deploy {deploy_id}: {state}"));
                     last = state;
                 }
             }
@@ -282,6 +286,11 @@ impl Singularity {
 }
 
 impl Singularity {
+    /// Prints a line that carries what the server sent (see [`Shown`]).
+    fn say(&self, line: &str) {
+        println!("{}", self.shown.text(line));
+    }
+
     /// Sends `request` with a deadline of `limit` for the whole exchange, body included.
     fn send<B: ureq::AsSendBody>(
         &self,

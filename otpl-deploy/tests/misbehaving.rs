@@ -26,6 +26,23 @@ fn deploy(server: &Misbehaving, tree: &ConfigTree, extra: &[&str]) -> Command {
     )
 }
 
+/// A server that takes the request and the deploy, then answers every look at the deploy's
+/// history with `status` and `history`.
+fn accepting_then_history(status: u16, history: String) -> Misbehaving {
+    let accepted = r#"{"request": {"id": "hello-mesos-alice"}, "state": "ACTIVE"}"#;
+    let json = "application/json";
+    Misbehaving::start(Misbehaviour::ByPath(vec![
+        (
+            "POST /singularity/api/requests ",
+            200,
+            json,
+            accepted.into(),
+        ),
+        ("POST /singularity/api/deploys ", 200, json, accepted.into()),
+        ("GET /singularity/api/history/", status, json, history),
+    ]))
+}
+
 #[test]
 fn a_redirect_is_not_followed() {
     for status in [301, 302, 307] {
@@ -121,28 +138,8 @@ fn a_call_without_answer_ends_at_the_timeout() {
 
 #[test]
 fn a_deploy_that_stays_not_found_ends_the_run() {
-    let accepted = r#"{"request": {"id": "hello-mesos-alice"}, "state": "ACTIVE"}"#;
     let not_found = r#"{"code":404,"message":"Deploy history for request hello-mesos-alice and deploy x not found"}"#;
-    let server = Misbehaving::start(Misbehaviour::ByPath(vec![
-        (
-            "POST /singularity/api/requests ",
-            200,
-            "application/json",
-            accepted.into(),
-        ),
-        (
-            "POST /singularity/api/deploys ",
-            200,
-            "application/json",
-            accepted.into(),
-        ),
-        (
-            "GET /singularity/api/history/",
-            404,
-            "application/json",
-            not_found.into(),
-        ),
-    ]));
+    let server = accepting_then_history(404, not_found.into());
     let line = fails(deploy(&server, &ConfigTree::workshop(), &[]), 1);
     mentions(
         &line,
@@ -161,17 +158,18 @@ fn a_deploy_that_stays_not_found_ends_the_run() {
 
 #[test]
 fn the_token_is_sent_as_a_bearer_and_never_printed() {
-    let server = Misbehaving::start(Misbehaviour::Answer(
-        401,
-        "text/plain",
-        "Unauthorized".into(),
-    ));
+    // The server's error page echoes the request's headers, the token among them.
+    let server = Misbehaving::start(Misbehaviour::Echo(500));
     let tree = ConfigTree::workshop();
-    let mut run = deploy(&server, &tree, &[]);
-    let assert = run.assert().code(1);
-    let output = assert.get_output();
-    let printed = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
-    assert!(!printed.contains("s3cret"), "{printed}");
+    let line = fails(deploy(&server, &tree, &[]), 1);
+    assert!(!line.contains("s3cret"), "{line}");
+    mentions(
+        &line,
+        &[
+            "answered 500 Internal Server Error: ",
+            "authorization: Bearer *** ",
+        ],
+    );
     let received = server.received();
     assert_eq!(
         received[0].header("authorization"),
@@ -181,11 +179,7 @@ fn the_token_is_sent_as_a_bearer_and_never_printed() {
 
 #[test]
 fn credentials_in_the_url_are_sent_and_never_printed() {
-    let server = Misbehaving::start(Misbehaviour::Answer(
-        401,
-        "text/plain",
-        "Unauthorized".into(),
-    ));
+    let server = Misbehaving::start(Misbehaviour::Echo(401));
     let tree = ConfigTree::workshop();
     let shown = format!("{}/singularity", server.url()).replace("http://", "http://***@");
     let url = shown.replace("***", "alice:s3cret");
@@ -198,11 +192,46 @@ fn credentials_in_the_url_are_sent_and_never_printed() {
         ),
         1,
     );
-    assert!(!line.contains("s3cret"), "{line}");
-    mentions(&line, &[&format!("POST {shown}/api/requests answered 401")]);
-    // As HTTP Basic authentication: "alice:s3cret" in base64.
+    // As HTTP Basic authentication: "alice:s3cret" in base64, which the server echoed.
+    let basic = "YWxpY2U6czNjcmV0";
+    assert!(!line.contains("s3cret") && !line.contains(basic), "{line}");
+    mentions(
+        &line,
+        &[
+            &format!("POST {shown}/api/requests answered 401"),
+            "authorization: Basic *** ",
+        ],
+    );
     assert_eq!(
         server.received()[0].header("authorization"),
-        Some("Basic YWxpY2U6czNjcmV0")
+        Some(&*format!("Basic {basic}"))
+    );
+}
+
+#[test]
+fn what_the_server_sends_reaches_the_terminal_with_its_control_characters_shown() {
+    // A deploy whose state and failure carry a terminal's controls: a new title, the line
+    // above erased, and a fake success (as a task's last lines might).
+    let hostile = r"\u001b]0;pwned\u0007\u001b[1A\u001b[2KDeploy SUCCEEDED\r";
+    let history = format!(
+        r#"{{"deployMarker": {{}}, "deployResult": {{"deployState": "FAILED{hostile}",
+            "message": "{hostile}", "deployFailures": [{{"reason": "TASK_FAILED_ON_STARTUP",
+            "taskId": {{"id": "t\u009b2J"}}, "message": "last lines: {hostile}"}}]}}}}"#
+    );
+    let server = accepting_then_history(200, history);
+    let assert = deploy(&server, &ConfigTree::workshop(), &[])
+        .assert()
+        .code(1);
+    let output = assert.get_output();
+    let printed = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    let raw = |c: char| c.is_control() && c != '\n' || ('\u{202a}'..='\u{2069}').contains(&c);
+    assert!(!printed.chars().any(raw), "{printed:?}");
+    mentions(
+        &printed,
+        &[
+            "Deploy ",
+            r": FAILED\u{1b}]0;pwned\u{7}\u{1b}[1A\u{1b}[2KDeploy SUCCEEDED\u{d}",
+            r"TASK_FAILED_ON_STARTUP t\u{9b}2J: last lines: \u{1b}]0;pwned",
+        ],
     );
 }

@@ -39,6 +39,9 @@ pub enum Misbehaviour {
     Drip,
     /// Reads the request and never answers.
     Hang,
+    /// This status with the request's own headers as its `text/plain` body, one a line: a
+    /// server whose error page shows what it was sent, credentials included.
+    Echo(u16),
 }
 
 /// One request as received: the request line and the headers, lower-cased names.
@@ -170,12 +173,19 @@ fn serve(
         return;
     };
     let request_line = request.request_line.clone();
+    let echoed: String = (request.headers.iter())
+        .map(|(name, value)| format!("{name}: {value}\n"))
+        .collect();
     received.lock().expect("received").push(request);
     let mut send = |bytes: &[u8]| send_all(&mut stream, bytes, &stopping);
     match how {
         Misbehaviour::Answer(status, content_type, body) => {
             let _ = send(head(*status, content_type, "", body.len()).as_bytes())
                 && send(body.as_bytes());
+        }
+        Misbehaviour::Echo(status) => {
+            let _ = send(head(*status, "text/plain", "", echoed.len()).as_bytes())
+                && send(echoed.as_bytes());
         }
         Misbehaviour::Redirect(status, location) => {
             let location = format!("location: {location}\r\n");
