@@ -173,9 +173,13 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         }
         (host, _) => host,
     };
-    let origin = headers
-        .get(ORIGIN)
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    // Nor are two `Origin` headers one origin of ours, even if the first is.
+    let origins: Vec<String> = headers
+        .get_all(ORIGIN)
+        .iter()
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+        .collect();
+    let origin = (!origins.is_empty()).then(|| origins.join(", "));
     let mut response = match guard.check(request.method(), host.as_deref(), origin.as_deref()) {
         Ok(()) => next.run(request).await,
         Err(refusal) => refusal.into_response(),

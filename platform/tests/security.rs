@@ -163,6 +163,37 @@ fn a_rebound_name_is_refused_on_every_port() {
 }
 
 #[test]
+fn a_second_origin_is_not_passed_over() {
+    // A request that names our origin first and another after it is refused, as a second
+    // `Host` is: both are read, not the first alone.
+    let platform = Platform::start(None);
+    let (api, discovery) = (platform.port, platform.discovery);
+    let request = json!({"id": "twice", "instances": 1}).to_string();
+    let announced = announcement("twice", "http://127.0.0.1:31000").to_string();
+    for (port, path, body) in [
+        (api, "/singularity/api/requests", request.as_str()),
+        (discovery, "/announcement", announced.as_str()),
+    ] {
+        let own = format!("http://localhost:{port}");
+        let headers = [
+            ("Content-Type", "application/json"),
+            ("Origin", own.as_str()),
+            ("Origin", "http://evil.example"),
+        ];
+        let (status, answer) = platform.send_body(port, "POST", path, &headers, body);
+        assert_eq!(status, 403, "POST :{port}{path}: {answer}");
+        assert!(
+            answer.starts_with("refused: a POST from another site (Origin "),
+            "{answer}"
+        );
+        // Our origin alone gets in.
+        let (status, answer) = platform.send_body(port, "POST", path, &headers[..2], body);
+        assert!(matches!(status, 200 | 201), "POST :{port}{path}: {answer}");
+    }
+    assert_eq!(platform.request_ids(), ["twice"]);
+}
+
+#[test]
 fn bodiless_posts_from_another_site_change_nothing() {
     let platform = Platform::start(None);
     let api = platform.port;
