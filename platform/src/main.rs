@@ -65,7 +65,8 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            eprintln!("platform: {message}");
+            // Docker's words may quote a deploy's command: shown, never obeyed.
+            eprintln!("platform: {}", printable::visible(&message));
             ExitCode::from(1)
         }
     }
@@ -155,7 +156,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     // started right now) is stopped by its label.
     singularity.shutdown().await;
     if let Err(error) = docker.stop_all(GRACE).await {
-        eprintln!("platform: {error}");
+        eprintln!("platform: {}", printable::visible(&error));
     }
     let removed = docker.remove_all().await?;
     // The servers have stopped taking connections; give open ones a moment, no more.

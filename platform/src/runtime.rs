@@ -2,6 +2,7 @@
 //! a [`Runtime`] only starts, watches and stops tasks, as a Mesos agent does.
 
 pub mod docker;
+pub mod reference;
 pub mod simulated;
 
 use std::{collections::HashMap, future::Future, time::Duration};

@@ -253,3 +253,101 @@ fn a_pauses_options_are_refused_not_ignored() {
         "This practice platform does not model the options of an unpause: it does it with none; send no body",
     );
 }
+
+#[test]
+fn an_image_that_is_not_a_docker_reference_is_refused_and_nothing_runs() {
+    // `SingularityValidator` takes any text as the image; Mesos hands it to Docker. Here it
+    // never reaches `docker run`, where `--volume=/:/host` would mount the laptop's disk.
+    let api = Api::start();
+    api.request(1);
+    for (image, why) in [
+        (
+            "--volume=/:/host",
+            "its repository name is not lowercase letters",
+        ),
+        (
+            "--privileged",
+            "its repository name is not lowercase letters",
+        ),
+        (
+            "alice/Hello-mesos:7",
+            "its repository name must be lowercase",
+        ),
+        (
+            "alice/hello mesos",
+            "its repository name is not lowercase letters",
+        ),
+        ("alice/hello-mesos:-7", "its tag is not 1 to 128"),
+    ] {
+        let body = deploy_with(
+            "7",
+            json!({ "containerInfo": { "type": "DOCKER", "docker": { "image": image } },
+                    "command": "/bin/true", "arguments": ["-v", "/:/host"] }),
+        );
+        let answer = api.post("/api/deploys", &body);
+        assert_eq!(
+            (answer.status, answer.content_type.as_str()),
+            (400, "text/plain"),
+            "{image}: {}",
+            answer.body
+        );
+        let expected = format!(
+            "This practice platform runs only Docker image references: containerInfo.docker.image {image:?} is not one, {why}"
+        );
+        assert!(answer.body.starts_with(&expected), "{}", answer.body);
+        assert!(
+            answer
+                .body
+                .ends_with("(Singularity accepts it, and the task fails when Docker refuses it)"),
+            "{}",
+            answer.body
+        );
+    }
+    assert!(api.singularity.simulated().started().is_empty());
+}
+
+#[test]
+fn resources_that_are_not_numbers_are_refused_as_singularity_refuses_them() {
+    // `checkForIllegalResources`: `cpus > 0`, `memoryMb > 0`, `diskMb >= 0`, which NaN
+    // fails; Jackson reads "NaN" and "Infinity" in a string, and Java prints `Infinity`.
+    let api = Api::start();
+    api.request(1);
+    for (resources, message) in [
+        (
+            json!({ "cpus": "NaN", "memoryMb": 64 }),
+            "Request must have more than 0 cpus",
+        ),
+        (
+            json!({ "cpus": 0.1, "memoryMb": "NaN" }),
+            "Request must have more than 0 memoryMb",
+        ),
+        (
+            json!({ "cpus": 0.1, "memoryMb": 64, "diskMb": "NaN" }),
+            "Request must have non-negative diskMb",
+        ),
+        (
+            json!({ "cpus": "Infinity", "memoryMb": 64 }),
+            "Deploy d1 uses too many cpus Infinity (maxCpusPerInstance 50 in mesos configuration)",
+        ),
+        (
+            json!({ "cpus": 0.1, "memoryMb": "INF" }),
+            "Deploy d1 uses too much memoryMb Infinity (maxMemoryMbPerInstance 24000 in mesos configuration)",
+        ),
+    ] {
+        let answer = api.post(
+            "/api/deploys",
+            &deploy_with("7", json!({ "resources": resources })),
+        );
+        plain_400(&answer, message);
+    }
+    // Rust's own names for them are no number to Jackson: the body is not a deploy.
+    let answer = api.post(
+        "/api/deploys",
+        &deploy_with(
+            "7",
+            json!({ "resources": { "cpus": "nan", "memoryMb": 64 } }),
+        ),
+    );
+    assert_eq!(answer.status, 400, "{}", answer.body);
+    assert!(api.singularity.simulated().started().is_empty());
+}

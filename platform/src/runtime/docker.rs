@@ -6,7 +6,9 @@
 //! dependency to build. Every call is bounded in time: a stuck engine never stalls the platform.
 //!
 //! What a task leaves on the disk is bounded too: its log rotates (see [`LOG_OPTIONS`]), and
-//! of the containers of ended tasks only the newest [`STOPPED_KEPT`] are kept.
+//! of the containers of ended tasks only the newest [`STOPPED_KEPT`] are kept. What Docker says
+//! reaches the platform's terminal through [`printable::visible`]: it may quote a deploy's
+//! command or a task's words.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -20,6 +22,8 @@ use tokio::{
     process::Command,
     sync::RwLock,
 };
+
+use printable::visible;
 
 use super::{Runtime, TaskSpec, TaskStatus};
 
@@ -42,13 +46,10 @@ const OUTPUT_LIMIT: u64 = 256 * 1024;
 /// `docker logs` always reads it, and `docker inspect --format '{{.LogPath}}'` shows the file),
 /// rotated at 1 MB and kept in 2 files: at most 2 MB of disk per task however much it prints,
 /// which is still 10 000 lines of a chatty service, far more than the page shows.
-pub const LOG_OPTIONS: [&str; 6] = [
-    "--log-driver",
-    "json-file",
-    "--log-opt",
-    "max-size=1m",
-    "--log-opt",
-    "max-file=2",
+pub const LOG_OPTIONS: [&str; 3] = [
+    "--log-driver=json-file",
+    "--log-opt=max-size=1m",
+    "--log-opt=max-file=2",
 ];
 /// How many containers of ended tasks are kept, newest last, for a learner's `docker logs`
 /// (the page keeps each ended task's last lines itself); older ones are removed as tasks end.
@@ -110,16 +111,13 @@ impl Docker {
     /// Removes every container carrying this platform's label, running or not: what a
     /// previous run left if it died, or everything at the end of this one. Returns how many.
     pub async fn remove_all(&self) -> Result<usize, String> {
-        let filter = format!("label={}", self.owner);
+        let filter = format!("--filter=label={}", self.owner);
         let listed = self
-            .call(
-                &["ps", "--all", "--quiet", "--filter", &filter],
-                CALL_TIMEOUT,
-            )
+            .call(&["ps", "--all", "--quiet", &filter], CALL_TIMEOUT)
             .await?;
         let ids: Vec<&str> = listed.split_whitespace().collect();
         if !ids.is_empty() {
-            let mut args = vec!["rm", "--force", "--volumes"];
+            let mut args = vec!["rm", "--force", "--volumes", "--"];
             args.extend(&ids);
             self.call(&args, CALL_TIMEOUT + STOP_MARGIN).await?;
         }
@@ -140,26 +138,27 @@ impl Docker {
                 STARTS_WAIT.as_secs()
             ),
         }
-        let filter = format!("label={}", self.owner);
-        let listed = self
-            .call(&["ps", "--quiet", "--filter", &filter], CALL_TIMEOUT)
-            .await?;
+        let filter = format!("--filter=label={}", self.owner);
+        let listed = self.call(&["ps", "--quiet", &filter], CALL_TIMEOUT).await?;
         let ids: Vec<&str> = listed.split_whitespace().collect();
         if ids.is_empty() {
             return Ok(());
         }
-        let seconds = grace.as_secs().to_string();
-        let mut args = vec!["stop", "--time", &seconds];
+        let seconds = format!("--time={}", grace.as_secs());
+        let mut args = vec!["stop", &seconds, "--"];
         args.extend(&ids);
         self.call(&args, grace + STOP_MARGIN).await.map(drop)
     }
 
-    /// The `docker run` arguments for `spec`.
+    /// The `docker run` arguments for `spec`. Every option carries its value after an `=`,
+    /// and `--` ends the options before the image: no value from a deploy (its env, its
+    /// command, its image) can be read by Docker as an option of its own. What follows the
+    /// image is the container's command line, kept as it is, `-v` included.
     fn run_args(&self, spec: &TaskSpec) -> Result<Vec<String>, String> {
         let command = spec.command.docker()?;
         let mut args: Vec<String> = ["run", "--detach", "--net=host"].map(String::from).into();
         // A name to find the container by even when `docker run` fails after creating it.
-        args.extend(["--name".into(), self.name(&spec.task_id)]);
+        args.push(format!("--name={}", self.name(&spec.task_id)));
         args.extend(LOG_OPTIONS.map(String::from));
         for label in [
             self.owner.clone(),
@@ -167,26 +166,26 @@ impl Docker {
             format!("{LABEL}.request={}", spec.request_id),
             format!("{LABEL}.deploy={}", spec.deploy_id),
         ] {
-            args.extend(["--label".into(), label]);
+            args.push(format!("--label={label}"));
         }
         for (name, value) in &spec.env {
-            args.extend(["--env".into(), format!("{name}={value}")]);
+            args.push(format!("--env={name}={value}"));
         }
         // Mesos enforces the deploy's resources as cgroup limits; Docker's flags are the same
         // limits. Docker refuses less than 6 MB of memory: say so through its own message.
         if spec.memory_mb > 0.0 {
-            args.extend(["--memory".into(), format!("{}m", spec.memory_mb.ceil())]);
+            args.push(format!("--memory={}m", spec.memory_mb.ceil()));
         }
         if spec.cpus > 0.0 {
-            args.extend(["--cpus".into(), spec.cpus.to_string()]);
+            args.push(format!("--cpus={}", spec.cpus));
         }
         if spec.force_pull {
-            args.extend(["--pull".into(), "always".into()]);
+            args.push("--pull=always".into());
         }
         if let Some(entrypoint) = command.entrypoint {
-            args.extend(["--entrypoint".into(), entrypoint]);
+            args.push(format!("--entrypoint={entrypoint}"));
         }
-        args.push(spec.image.clone());
+        args.extend(["--".into(), spec.image.clone()]);
         args.extend(command.args);
         Ok(args)
     }
@@ -216,12 +215,12 @@ impl Docker {
 
     /// `docker rm --force --volumes IDS`, saying on stderr what failed.
     async fn remove(&self, ids: &[String]) {
-        let mut args = vec!["rm", "--force", "--volumes"];
+        let mut args = vec!["rm", "--force", "--volumes", "--"];
         args.extend(ids.iter().map(String::as_str));
         if let Err(error) = self.call(&args, CALL_TIMEOUT + STOP_MARGIN).await
             && !error.contains("No such container")
         {
-            eprintln!("platform: docker rm: {error}");
+            eprintln!("platform: docker rm: {}", visible(&error));
         }
     }
 
@@ -304,19 +303,12 @@ impl Runtime for Docker {
     }
 
     async fn statuses(&self) -> Result<HashMap<String, TaskStatus>, String> {
-        let filter = format!("label={}", self.owner);
-        let format = format!("{{{{.Label \"{LABEL}.task\"}}}}|{{{{.State}}}}|{{{{.Status}}}}");
+        let filter = format!("--filter=label={}", self.owner);
+        let format =
+            format!("--format={{{{.Label \"{LABEL}.task\"}}}}|{{{{.State}}}}|{{{{.Status}}}}");
         let listed = self
             .call(
-                &[
-                    "ps",
-                    "--all",
-                    "--no-trunc",
-                    "--filter",
-                    &filter,
-                    "--format",
-                    &format,
-                ],
+                &["ps", "--all", "--no-trunc", &filter, &format],
                 CALL_TIMEOUT,
             )
             .await?;
@@ -329,13 +321,13 @@ impl Runtime for Docker {
         };
         // Whole seconds, as `docker stop -t` takes them; the container stays (stopped) so that
         // its logs can still be read, until the platform ends and removes it.
-        let seconds = grace.as_secs().to_string();
+        let seconds = format!("--time={}", grace.as_secs());
         if let Err(error) = self
-            .call(&["stop", "--time", &seconds, &id], grace + STOP_MARGIN)
+            .call(&["stop", &seconds, "--", &id], grace + STOP_MARGIN)
             .await
             && !error.contains("No such container")
         {
-            eprintln!("docker stop {task_id}: {error}");
+            eprintln!("docker stop {task_id}: {}", visible(&error));
         }
     }
 
@@ -343,9 +335,9 @@ impl Runtime for Docker {
         let Some(id) = self.container(task_id) else {
             return Vec::new();
         };
-        let tail = lines.to_string();
+        let tail = format!("--tail={lines}");
         // stdout and stderr arrive on two pipes: their timestamps put them back in order.
-        let args = ["logs", "--timestamps", "--tail", &tail, &id];
+        let args = ["logs", "--timestamps", &tail, "--", &id];
         let Ok(output) = self.output(&args, CALL_TIMEOUT).await else {
             return Vec::new();
         };
@@ -518,11 +510,11 @@ mod tests {
         let args = Docker::new("7099").run_args(&spec).unwrap().join(" ");
         assert_eq!(
             args,
-            "run --detach --net=host --name hello-mesos.platform-7099-r-d-1-1 \
-             --log-driver json-file --log-opt max-size=1m --log-opt max-file=2 \
-             --label hello-mesos.platform=7099 --label hello-mesos.platform.task=r-d-1-1 --label hello-mesos.platform.request=r \
-             --label hello-mesos.platform.deploy=d --env PORT0=31000 --memory 64m --cpus 0.1 \
-             hello-mesos:7"
+            "run --detach --net=host --name=hello-mesos.platform-7099-r-d-1-1 \
+             --log-driver=json-file --log-opt=max-size=1m --log-opt=max-file=2 \
+             --label=hello-mesos.platform=7099 --label=hello-mesos.platform.task=r-d-1-1 \
+             --label=hello-mesos.platform.request=r --label=hello-mesos.platform.deploy=d \
+             --env=PORT0=31000 --memory=64m --cpus=0.1 -- hello-mesos:7"
         );
         let with = |value: &str, shell| TaskSpec {
             command: CommandInfo {
@@ -540,7 +532,7 @@ mod tests {
         let args = Docker::new("7099").run_args(&with("exit 3", true)).unwrap();
         let args = args.join(" ");
         assert!(
-            args.ends_with("--entrypoint /bin/sh hello-mesos:7 -c exit 3"),
+            args.ends_with("--entrypoint=/bin/sh -- hello-mesos:7 -c exit 3"),
             "{args}"
         );
         let forced = TaskSpec {
@@ -548,7 +540,38 @@ mod tests {
             ..spec.clone()
         };
         let args = Docker::new("7099").run_args(&forced).unwrap().join(" ");
-        assert!(args.ends_with("--pull always hello-mesos:7"), "{args}");
+        assert!(args.ends_with("--pull=always -- hello-mesos:7"), "{args}");
+    }
+
+    #[test]
+    fn nothing_a_deploy_carries_is_read_as_an_option() {
+        let hostile = TaskSpec {
+            image: "--volume=/:/host".into(),
+            env: vec![("--privileged".into(), "-v /:/host".into())],
+            command: CommandInfo {
+                value: Some("--privileged".into()),
+                arguments: vec!["-v".into()],
+                shell: false,
+            },
+            ..spec("t")
+        };
+        let args = Docker::new("7099").run_args(&hostile).unwrap();
+        let end = args
+            .iter()
+            .position(|a| a == "--")
+            .expect("`--` before the image");
+        // Before `--`, each word is an option of ours with its value after `=`, or a flag.
+        for option in &args[1..end] {
+            assert!(
+                option.starts_with("--") && (option.contains('=') || option == "--detach"),
+                "{option}"
+            );
+        }
+        assert_eq!(
+            args[end..],
+            ["--", "--volume=/:/host", "--privileged", "-v"].map(String::from)
+        );
+        assert!(args.contains(&"--env=--privileged=-v /:/host".to_string()));
     }
 
     #[test]
@@ -614,7 +637,10 @@ mod tests {
         // The two oldest, each as the next one ended.
         assert_eq!(
             removed,
-            ["rm --force --volumes c-t1", "rm --force --volumes c-t2"]
+            [
+                "rm --force --volumes -- c-t1",
+                "rm --force --volumes -- c-t2"
+            ]
         );
     }
 

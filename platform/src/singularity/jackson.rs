@@ -11,7 +11,7 @@ use serde_json::Value;
 pub(crate) struct JavaInt(pub i32);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub(crate) struct JavaLong(pub i64);
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct JavaDouble(pub f64);
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub(crate) struct JavaString(pub String);
@@ -19,11 +19,12 @@ pub(crate) struct JavaString(pub String);
 fn coerced<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(
     deserializer: D,
     from_number: impl Fn(&serde_json::Number) -> Option<T>,
+    from_text: impl Fn(&str) -> Option<T>,
 ) -> Result<T, D::Error> {
     let value = Value::deserialize(deserializer)?;
     match &value {
         Value::Number(number) => from_number(number),
-        Value::String(text) => text.trim().parse().ok(),
+        Value::String(text) => from_text(text),
         _ => None,
     }
     .ok_or_else(|| serde::de::Error::custom("not a number"))
@@ -31,29 +32,35 @@ fn coerced<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(
 
 impl<'de> Deserialize<'de> for JavaInt {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        coerced(deserializer, |n| {
-            // Jackson truncates a float read into an int (`ACCEPT_FLOAT_AS_INT`).
-            let whole = n
-                .as_i64()
-                .or_else(|| n.as_f64().map(|f| f.trunc() as i64))?;
-            i32::try_from(whole).ok()
-        })
+        coerced(
+            deserializer,
+            |n| {
+                // Jackson truncates a float read into an int (`ACCEPT_FLOAT_AS_INT`).
+                let whole = n
+                    .as_i64()
+                    .or_else(|| n.as_f64().map(|f| f.trunc() as i64))?;
+                i32::try_from(whole).ok()
+            },
+            |text| text.trim().parse().ok(),
+        )
         .map(JavaInt)
     }
 }
 
 impl<'de> Deserialize<'de> for JavaLong {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        coerced(deserializer, |n| {
-            n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64))
-        })
+        coerced(
+            deserializer,
+            |n| n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
+            |text| text.trim().parse().ok(),
+        )
         .map(JavaLong)
     }
 }
 
 impl<'de> Deserialize<'de> for JavaDouble {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        coerced(deserializer, serde_json::Number::as_f64).map(JavaDouble)
+        coerced(deserializer, serde_json::Number::as_f64, java_parse_double).map(JavaDouble)
     }
 }
 
@@ -68,11 +75,92 @@ impl<'de> Deserialize<'de> for JavaString {
     }
 }
 
-/// A `double` as Java's `String.valueOf` prints it in most cases: `100.0`, `0.5`.
+/// A string read into a `double` as Jackson reads it: its names of the infinities and of
+/// NaN (`Infinity`, `INF`, `-Infinity`, `-INF`, `NaN`), else `Double.parseDouble` (blanks
+/// around, a sign, a `d` or `f` suffix). Rust's own names (`inf`, `nan`) are not Java's; nor
+/// are hexadecimal doubles taken here, which Java would take.
+fn java_parse_double(text: &str) -> Option<f64> {
+    match text {
+        "Infinity" | "INF" => return Some(f64::INFINITY),
+        "-Infinity" | "-INF" => return Some(f64::NEG_INFINITY),
+        "NaN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let text = text.trim_matches(|c| c <= ' ');
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (-1.0, rest),
+        None => (1.0, text.strip_prefix('+').unwrap_or(text)),
+    };
+    match unsigned {
+        "Infinity" => Some(sign * f64::INFINITY),
+        "NaN" => Some(f64::NAN),
+        _ => {
+            let number = unsigned
+                .strip_suffix(['d', 'D', 'f', 'F'])
+                .unwrap_or(unsigned);
+            // Digits, a point and an exponent only: Rust would also read `inf` and `nan`.
+            let decimal = number
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+            decimal
+                .then(|| number.parse::<f64>().ok())
+                .flatten()
+                .map(|n| sign * n)
+        }
+    }
+}
+
+/// A `double` as Java's `String.valueOf` prints it in most cases: `100.0`, `0.5`,
+/// `Infinity`, `NaN`.
 pub(crate) fn java_double(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e7 {
+    if value.is_nan() {
+        "NaN".into()
+    } else if value.is_infinite() {
+        if value > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else if value.fract() == 0.0 && value.abs() < 1e7 {
         format!("{value:.1}")
     } else {
         value.to_string()
+    }
+}
+
+/// Jackson writes a `double` that is not finite as a string (`"NaN"`, `"Infinity"`): JSON has
+/// no number for it.
+impl Serialize for JavaDouble {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0.is_finite() {
+            serializer.serialize_f64(self.0)
+        } else {
+            serializer.serialize_str(&java_double(self.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_are_read_from_text_as_jackson_reads_them() {
+        let read = |text: &str| java_parse_double(text);
+        assert_eq!(read(" 0.5 "), Some(0.5));
+        assert_eq!(read("+2d"), Some(2.0));
+        assert_eq!(read("-1e3F"), Some(-1000.0));
+        assert_eq!(read("Infinity"), Some(f64::INFINITY));
+        assert_eq!(read("INF"), Some(f64::INFINITY));
+        assert_eq!(read("-Infinity"), Some(f64::NEG_INFINITY));
+        assert!(read("NaN").is_some_and(f64::is_nan));
+        for not_java in ["inf", "infinity", "nan", "NAN", "1x", "", "0x1p3"] {
+            assert_eq!(read(not_java), None, "{not_java}");
+        }
+    }
+
+    #[test]
+    fn doubles_are_printed_as_java_prints_them() {
+        assert_eq!(java_double(100.0), "100.0");
+        assert_eq!(java_double(0.5), "0.5");
+        assert_eq!(java_double(f64::INFINITY), "Infinity");
+        assert_eq!(java_double(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(java_double(f64::NAN), "NaN");
     }
 }

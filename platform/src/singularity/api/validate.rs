@@ -2,11 +2,14 @@
 //! messages; no HTTP here, only what a refusal says.
 
 use super::{Refusal, bad_request, unmodelled};
-use crate::singularity::{
-    Settings,
-    jackson::java_double,
-    limits,
-    objects::{Deploy, JavaInt, Request, RequestType},
+use crate::{
+    runtime::reference::Reference,
+    singularity::{
+        Settings,
+        jackson::java_double,
+        limits,
+        objects::{Deploy, JavaInt, Request, RequestType},
+    },
 };
 
 /// Most limits are Singularity's defaults (`SingularityConfiguration`, `MesosConfiguration`).
@@ -207,6 +210,15 @@ pub(super) fn check_deploy(
             "This practice platform runs Docker images only: set containerInfo.docker.image",
         ));
     }
+    if let Err(why) = Reference::parse(deploy.image()) {
+        // Not Singularity's rule either: it takes any text, and Mesos fails the task when
+        // Docker refuses it. Here, nothing that is not an image may reach `docker run`.
+        return Err(bad_request(format!(
+            "This practice platform runs only Docker image references: containerInfo.docker.image {:?} \
+             is not one, {why} (Singularity accepts it, and the task fails when Docker refuses it)",
+            deploy.image()
+        )));
+    }
     unmodelled::check_deploy(&deploy)?;
     if used {
         return Err(bad_request(
@@ -227,15 +239,14 @@ fn check_resources(deploy: &Deploy, deploy_id: &str, instances: i64) -> Result<(
             DEFAULT_RESOURCES.3,
         ),
     };
-    if cpus <= 0.0 {
-        return Err(bad_request("Request must have more than 0 cpus"));
-    }
-    if memory_mb <= 0.0 {
-        return Err(bad_request("Request must have more than 0 memoryMb"));
-    }
-    if disk_mb < 0.0 {
-        return Err(bad_request("Request must have non-negative diskMb"));
-    }
+    // Java's comparisons, which NaN fails: `"cpus": "NaN"` is refused here, as there.
+    check_bad_request(cpus > 0.0, || "Request must have more than 0 cpus".into())?;
+    check_bad_request(memory_mb > 0.0, || {
+        "Request must have more than 0 memoryMb".into()
+    })?;
+    check_bad_request(disk_mb >= 0.0, || {
+        "Request must have non-negative diskMb".into()
+    })?;
     let n = instances as f64;
     let limits = [
         (
@@ -264,19 +275,28 @@ fn check_resources(deploy: &Deploy, deploy_id: &str, instances: i64) -> Result<(
         ),
     ];
     for (value, per_instance, per_request, what, instance_name, request_name) in limits {
-        if value > f64::from(per_instance) {
-            return Err(bad_request(format!(
+        check_bad_request(value <= f64::from(per_instance), || {
+            format!(
                 "Deploy {deploy_id} uses too {what} {} ({instance_name} {per_instance} in mesos configuration)",
                 java_double(value)
-            )));
-        }
-        if value * n > f64::from(per_request) {
-            return Err(bad_request(format!(
+            )
+        })?;
+        check_bad_request(value * n <= f64::from(per_request), || {
+            format!(
                 "Deploy {deploy_id} uses too {what} {} ({}*{instances}) ({request_name} {per_request} in mesos configuration)",
                 java_double(value * n),
                 java_double(value)
-            )));
-        }
+            )
+        })?;
     }
     Ok(())
+}
+
+/// Singularity's `checkBadRequest`: a 400 with the message unless `condition` holds.
+fn check_bad_request(condition: bool, message: impl FnOnce() -> String) -> Result<(), Refusal> {
+    if condition {
+        Ok(())
+    } else {
+        Err(bad_request(message()))
+    }
 }
