@@ -74,7 +74,9 @@ pub(crate) async fn send(
 ) -> Result<Bytes, String> {
     let uri: Uri = url
         .parse()
-        .map_err(|err| format!("{url} is not a URL: {err}"))?;
+        // Quoted, so that a listed server's URI full of control characters is shown, not
+        // obeyed, by the terminal that prints this.
+        .map_err(|err| format!("{url:?} is not a URL: {err}"))?;
     let address = match (uri.scheme_str(), uri.authority()) {
         (Some("http"), Some(authority)) => {
             address_of(authority).map(|address| (authority, address))
@@ -82,7 +84,7 @@ pub(crate) async fn send(
         _ => None,
     };
     let Some((authority, address)) = address else {
-        return Err(format!("{url} is not an http:// URL"));
+        return Err(format!("{url:?} is not an http:// URL"));
     };
     let stream = time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
         .await
@@ -220,4 +222,23 @@ fn explain(url: &str, err: &hyper::Error) -> String {
         cause = source.source();
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_url_that_is_not_one_is_quoted_with_its_control_characters_shown() {
+        let call = |url| send(Method::GET, url, Bytes::new(), &[StatusCode::OK], 1);
+        let err = call("\u{1b}]0;pwned\u{7}").await.unwrap_err();
+        assert!(
+            err.starts_with(r#""\u{1b}]0;pwned\u{7}" is not a URL: "#),
+            "{err}"
+        );
+        let err = call("ftp://x\u{202e}").await.unwrap_err();
+        assert!(!err.contains('\u{202e}'), "{err}");
+        let err = call("https://discovery.example").await.unwrap_err();
+        assert_eq!(err, r#""https://discovery.example" is not an http:// URL"#);
+    }
 }
