@@ -14,7 +14,7 @@ use tokio::{
     signal::unix::{SignalKind, signal},
 };
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut sigterm = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     let settings = Settings::from_env().unwrap_or_else(|message| {

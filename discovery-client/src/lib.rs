@@ -17,7 +17,7 @@
 //! use discovery_client::{Settings, start_announcing};
 //! use tokio::{net::TcpListener, signal};
 //!
-//! #[tokio::main]
+//! #[tokio::main(flavor = "current_thread")]
 //! async fn main() {
 //!     // In development mode (`OT_ENV` unset), `settings` is `None`: nothing is announced.
 //!     let settings = Settings::from_env().unwrap_or_else(|message| {

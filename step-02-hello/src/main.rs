@@ -8,7 +8,9 @@ use std::{fmt::Display, process};
 use axum::{Router, routing::get};
 use tokio::net::TcpListener;
 
-#[tokio::main]
+// One thread serves every connection, in the order they became ready: a Mesos task gets a
+// fraction of a core anyway, and no connection waits behind the others (docs/02-hello.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     // One route: `GET /` is answered by the `hello` function below.
     let app = Router::new().route("/", get(hello));

@@ -8,7 +8,9 @@ use std::{env, fmt::Display, net::IpAddr, process};
 use axum::{Router, routing::get};
 use tokio::net::TcpListener;
 
-#[tokio::main]
+// One thread serves every connection, in the order they became ready: a Mesos task gets a
+// fraction of a core anyway, and no connection waits behind the others (docs/02-hello.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     // Mesos picks the machine and the port for us and passes them in the environment.
     // Without them we cannot start: say which one is missing and exit with code 3.

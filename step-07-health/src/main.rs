@@ -15,7 +15,9 @@ use tokio::{
 /// Mesos sends SIGKILL 5 s after SIGTERM: we leave on our own well before that.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-#[tokio::main]
+// One thread serves every connection, in the order they became ready: a Mesos task gets a
+// fraction of a core anyway, and no connection waits behind the others (docs/02-hello.md).
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     // Handle the stop signals before anything else. A signal that arrives before its
     // handler exists kills the process mid-start-up, and a process running as PID 1
