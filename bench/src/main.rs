@@ -12,6 +12,7 @@ use std::{
 
 use clap::Parser;
 
+mod cores;
 mod nginx;
 mod node;
 mod report;
@@ -22,6 +23,9 @@ mod wrk;
 
 use report::Report;
 
+/// The step whose image is measured too, next to its binary.
+const IMAGE_STEP: &str = "step-07-health";
+
 #[derive(Parser)]
 #[command(about = "Measure each step next to nginx and the workshop's original Node.js app")]
 struct Args {
@@ -31,9 +35,13 @@ struct Args {
     /// Connections the load generator keeps open, one load shape per number (`50,1000`).
     #[arg(long, value_name = "N,…", value_delimiter = ',', default_values_t = [50, 1000])]
     connections: Vec<u32>,
-    /// Threads of the load generator.
-    #[arg(long, default_value_t = 2)]
+    /// Threads of the load generator (which has one core of its own).
+    #[arg(long, default_value_t = 1)]
     threads: u32,
+    /// How many times each endpoint is loaded on each server (and on nginx, alternately):
+    /// the report shows the median and the spread.
+    #[arg(long, default_value_t = 3)]
+    loads: usize,
     /// Start-and-stop runs per server; start and stop times are their medians.
     #[arg(long, default_value_t = 20)]
     runs: usize,
@@ -71,6 +79,8 @@ fn bench(args: &Args) -> Result<(), String> {
         tools::require("wrk", "wrk")?,
         Duration::from_secs(args.duration),
         args.threads,
+        args.loads,
+        cores::Cores::detect()?,
     )?;
     let nginx_bin = tools::require("nginx", "nginx-light")?;
     let (steps, target) = workspace::build_release(root)?;
@@ -80,26 +90,39 @@ fn bench(args: &Args) -> Result<(), String> {
     // Start and stop times first, on an idle machine; then each load shape with a fresh
     // nginx and fresh servers, so that each shape's peak memory is its own.
     let mut measured = vec![];
-    for step in &steps {
-        let server = &step.server;
-        let idle = server.idle(args.runs)?;
+    let mut servers: Vec<&server::Server> = steps.iter().map(|step| &step.server).collect();
+    for server in &servers {
+        let idle = server.idle(args.runs, load.cores())?;
         measured.push(server::Measured {
             binary_bytes: fs::metadata(&server.program).ok().map(|bin| bin.len()),
             image: Some(workspace::image_size(root, &server.name)),
             ..idle
         });
     }
+    // The image of one step, run as the platform runs a task, next to its binary.
+    let built = |step: &&workspace::Step| {
+        let size = measured.iter().find(|m| m.name == step.server.name);
+        size.and_then(|m| m.image.as_deref())
+            .is_some_and(|s| !s.starts_with("n/a"))
+    };
+    let image = (steps.iter().filter(built))
+        .find(|step| step.server.name == IMAGE_STEP)
+        .and_then(|step| workspace::image_server(&step.server.name, load.cores()));
+    if let Some(image) = &image {
+        measured.push(image.idle(args.runs, load.cores())?);
+        servers.push(image);
+    }
     let mut node_measured = node
         .as_ref()
         .map_err(Clone::clone)
-        .and_then(|(server, _)| server.idle(args.runs));
+        .and_then(|(server, _)| server.idle(args.runs, load.cores()));
     let mut nginx_peak_rss_kib = vec![];
     for &connections in &args.connections {
-        let nginx = nginx::Nginx::start(&nginx_bin, most)?;
-        for (step, figures) in steps.iter().zip(&mut measured) {
+        let nginx = nginx::Nginx::start(&nginx_bin, most, load.cores())?;
+        for (server, figures) in servers.iter().zip(&mut measured) {
             figures
                 .loads
-                .push(step.server.under_load(&load, connections, &nginx)?);
+                .push(server.under_load(&load, connections, &nginx)?);
         }
         if let (Ok((server, _)), Ok(figures)) = (&node, &mut node_measured) {
             match server.under_load(&load, connections, &nginx) {

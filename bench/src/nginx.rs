@@ -5,7 +5,6 @@ use std::{
     fs,
     net::TcpListener,
     path::Path,
-    process::Command,
     thread,
     time::{Duration, Instant},
 };
@@ -18,7 +17,7 @@ use test_support::{
     http,
 };
 
-use crate::server;
+use crate::{cores::Cores, server};
 
 /// A master process and one worker that keeps up to `connections` open, logging nothing but
 /// errors, on `port`; every temporary path under `dir` so that nothing outside it is touched.
@@ -62,13 +61,14 @@ impl Nginx {
     /// Starts `nginx` with a generated configuration for `clients` connections at once, and
     /// checks what it answers. (Its worker gets twice as many: with just enough, it resets
     /// some of 1000 connections under load.)
-    pub fn start(nginx: &Path, clients: u32) -> Result<Nginx, String> {
+    pub fn start(nginx: &Path, clients: u32, cores: &Cores) -> Result<Nginx, String> {
         let dir = TempDir::new().map_err(|err| format!("temporary directory: {err}"))?;
         let port = free_port()?;
         let conf = dir.path().join("nginx.conf");
         fs::write(&conf, config(dir.path(), port, 2 * clients))
             .map_err(|err| format!("{conf:?}: {err}"))?;
-        let mut command = Command::new(nginx);
+        // On the servers' core, as each server is: its worker inherits it.
+        let mut command = cores.server(nginx);
         command.arg("-p").arg(dir.path()).arg("-c").arg(&conf);
         command.args(["-e", "stderr"]);
         let mut app = App::spawn(command, &[]);

@@ -53,6 +53,7 @@ pub fn prepare(node: Option<&Path>, target: &Path) -> Result<(Server, String), S
         program: node.clone(),
         args: vec![dir.join("app.js").into()],
         hello: HELLO_HAPI,
+        container: None,
     };
     let versions = format!("{} {node_version}, hapi {hapi_version}", node.display());
     Ok((server, versions))

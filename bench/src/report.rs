@@ -3,13 +3,14 @@
 use std::{fmt::Write as _, fs, path::Path, thread, time::Duration};
 
 use crate::{
-    median,
     server::{Compared, Loaded, Measured},
     tools, wrk,
 };
 
 /// The targets: reported, never asserted.
-const THROUGHPUT_OF_NGINX: f64 = 0.9;
+const THROUGHPUT_OF_NGINX: f64 = 1.0;
+/// A step's p99 latency at most this many times nginx's, in the same run.
+const P99_OF_NGINX: f64 = 1.5;
 const PEAK_RSS_MIB: f64 = 8.0;
 /// The peak RSS target holds for loads of up to this many connections.
 const PEAK_RSS_CONNECTIONS: u32 = 50;
@@ -108,7 +109,7 @@ fn quantity<'a>(
         let Some(v) = value(server) else {
             return "n/a".into();
         };
-        let text = compared(show(v), v, &[(NODE, node.and_then(value))]);
+        let text = compared(show(v), "", v, &[(NODE, node.and_then(value))]);
         met.map_or(text.clone(), |met| mark(text, met(v)))
     }
 }
@@ -118,9 +119,8 @@ type Pick = fn(wrk::Figures) -> Duration;
 
 /// The figures of each load besides its rate, how they are written, and whether a step's is
 /// compared with Node.js's.
-const MEASURES: [(&str, Pick, Show, bool); 3] = [
+const MEASURES: [(&str, Pick, Show, bool); 2] = [
     ("latency p50", |f| f.p50, milliseconds, false),
-    ("latency p99", |f| f.p99, milliseconds, false),
     (
         "server CPU per request",
         |f| f.cpu_per_request,
@@ -132,34 +132,32 @@ const MEASURES: [(&str, Pick, Show, bool); 3] = [
 /// A cell of a server's column, given its figures and, for a step, Node.js's (to compare).
 type Cell<'a> = dyn Fn(&Measured, Option<&Measured>) -> String + 'a;
 
-/// nginx's figures for one endpoint and load shape: the median of its runs, one before each
-/// server's.
-struct NginxRuns {
-    median: wrk::Figures,
-    slowest: f64,
-    fastest: f64,
-}
+/// nginx's figures for one endpoint and load shape: the medians of its runs, loaded before
+/// each server's, and the slowest and fastest of them all.
+struct NginxRuns;
 
 impl NginxRuns {
     fn of<'a>(
         servers: impl Iterator<Item = &'a Measured>,
         shape: usize,
         endpoint: Endpoint,
-    ) -> Option<NginxRuns> {
+    ) -> Option<wrk::Figures> {
         let runs: Vec<wrk::Figures> = servers
             .filter_map(|server| Some(endpoint(server.loads.get(shape)?)?.nginx))
             .collect();
-        let rates = || runs.iter().map(|f| f.requests_per_s.round() as u64);
-        Some(NginxRuns {
-            median: wrk::Figures {
-                requests_per_s: median(rates().collect())? as f64,
-                p50: median(runs.iter().map(|f| f.p50).collect())?,
-                p99: median(runs.iter().map(|f| f.p99).collect())?,
-                errors: runs.iter().map(|f| f.errors).sum(),
-                cpu_per_request: median(runs.iter().map(|f| f.cpu_per_request).collect())?,
-            },
-            slowest: rates().min()? as f64,
-            fastest: rates().max()? as f64,
+        let all = wrk::Figures::of(&runs)?;
+        let lowest = |pairs: &mut dyn Iterator<Item = f64>| pairs.fold(f64::INFINITY, f64::min);
+        let highest = |pairs: &mut dyn Iterator<Item = f64>| pairs.fold(0.0, f64::max);
+        Some(wrk::Figures {
+            rate_range: (
+                lowest(&mut runs.iter().map(|r| r.rate_range.0)),
+                highest(&mut runs.iter().map(|r| r.rate_range.1)),
+            ),
+            p99_range: (
+                runs.iter().map(|r| r.p99_range.0).min()?,
+                runs.iter().map(|r| r.p99_range.1).max()?,
+            ),
+            ..all
         })
     }
 }
@@ -202,7 +200,7 @@ impl Report {
             for (name, endpoint) in ENDPOINTS {
                 let runs = NginxRuns::of(self.servers(), shape, endpoint);
                 if let Some(runs) = runs {
-                    let (slowest, fastest) = (count(runs.slowest), count(runs.fastest));
+                    let (slowest, fastest) = (count(runs.rate_range.0), count(runs.rate_range.1));
                     nginx_runs.push(match slowest == fastest {
                         true => format!("{connections} connections {name} {slowest}"),
                         false => format!("{connections} connections {name} {slowest} to {fastest}"),
@@ -226,17 +224,20 @@ impl Report {
                 m.cores, m.cpu, m.load_average, self.load_average_after, m.rustc
             ),
             format!(
-                "Load: {}, {} threads, {} connections, {} s per endpoint, on the same cores as \
-                 the server it loads.",
+                "Cores: {}. Load: {}, {} thread(s), {} connections, {} s per endpoint, {} times \
+                 on each server, alternating with nginx; a figure is the median of those runs, \
+                 with the slowest and fastest run's in brackets.",
+                load.cores().describe(),
                 m.wrk,
                 load.threads,
                 shapes.join(" then "),
-                load.duration.as_secs()
+                load.duration.as_secs(),
+                load.runs,
             ),
             format!(
-                "Reference: {} with one worker, the same bodies, loaded right before each \
-                 server on the same endpoint; each ratio to nginx compares those two runs, and \
-                 the nginx column shows the median of its runs (requests/s: {}).",
+                "Reference: {} with one worker, the same bodies, loaded right before each of a \
+                 server's runs on the same endpoint; each ratio to nginx compares their medians, \
+                 and the nginx column shows the median of all its runs (requests/s: {}).",
                 m.nginx,
                 nginx_runs.join("; ")
             ),
@@ -268,21 +269,79 @@ impl Report {
             let label = |measure: &str| format!("{connections} connections: {measure}");
             for (name, endpoint) in ENDPOINTS {
                 let pick = |server: &Measured| endpoint(server.loads.get(shape)?);
-                let nginx = NginxRuns::of(self.servers(), shape, endpoint).map(|runs| runs.median);
+                let nginx = NginxRuns::of(self.servers(), shape, endpoint);
+                // An image's figures are compared with its step's binary, in this same run.
+                let binary = |server: &Measured| {
+                    let step = self
+                        .steps
+                        .iter()
+                        .find(|s| Some(&s.name) == server.binary_of.as_ref());
+                    step.and_then(pick).map(|binary| binary.server)
+                };
                 let rate = |server: &Measured, node: Option<&Measured>| match pick(server) {
                     None => format!("n/a (no {})", name.trim_start_matches("GET ")),
-                    Some(Compared { server, nginx }) => {
-                        let rate = server.requests_per_s;
+                    Some(Compared {
+                        server: figures,
+                        nginx,
+                    }) => {
+                        let rate = figures.requests_per_s;
                         let node = node.and_then(pick).map(|node| node.server.requests_per_s);
-                        let to = [("nginx", Some(nginx.requests_per_s)), (NODE, node)];
+                        let to = [
+                            ("nginx", Some(nginx.requests_per_s)),
+                            ("its binary", binary(server).map(|b| b.requests_per_s)),
+                            (NODE, node),
+                        ];
                         let met = rate / nginx.requests_per_s >= THROUGHPUT_OF_NGINX;
-                        with_errors(server, mark(compared(count(rate), rate, &to), met))
+                        let (low, high) = figures.rate_range;
+                        let spread = format!("{}–{}", count(low), count(high));
+                        with_errors(
+                            figures,
+                            mark(compared(count(rate), &spread, rate, &to), met),
+                        )
                     }
                 };
-                let nginx_rate = nginx.map(|f| with_errors(f, count(f.requests_per_s)));
+                let spread = |f: wrk::Figures| {
+                    format!("{}–{}", count(f.rate_range.0), count(f.rate_range.1))
+                };
+                let nginx_rate = nginx.map(|f| {
+                    with_errors(f, compared(count(f.requests_per_s), &spread(f), 0.0, &[]))
+                });
                 let target = format!("≥ {THROUGHPUT_OF_NGINX}× nginx");
                 let figure = label(&format!("{name} requests/s"));
                 row(figure, &target, &rate, nginx_rate.unwrap_or("-".into()));
+                let p99 = |server: &Measured, _: Option<&Measured>| match pick(server) {
+                    None => "n/a".into(),
+                    Some(Compared {
+                        server: figures,
+                        nginx,
+                    }) => {
+                        let p99 = seconds(figures.p99);
+                        let to = [
+                            ("nginx", Some(seconds(nginx.p99))),
+                            ("its binary", binary(server).map(|b| seconds(b.p99))),
+                        ];
+                        let met = p99 <= P99_OF_NGINX * seconds(nginx.p99);
+                        let (low, high) = figures.p99_range;
+                        let spread = format!(
+                            "{}–{}",
+                            milliseconds(seconds(low)),
+                            milliseconds(seconds(high))
+                        );
+                        mark(compared(milliseconds(p99), &spread, p99, &to), met)
+                    }
+                };
+                let nginx_p99 = nginx.map(|f| {
+                    let (low, high) = f.p99_range;
+                    let spread = format!(
+                        "{}–{}",
+                        milliseconds(seconds(low)),
+                        milliseconds(seconds(high))
+                    );
+                    compared(milliseconds(seconds(f.p99)), &spread, 0.0, &[])
+                });
+                let target = format!("≤ {P99_OF_NGINX}× nginx");
+                let figure = label(&format!("{name} latency p99"));
+                row(figure, &target, &p99, nginx_p99.unwrap_or("-".into()));
                 for (measure, duration, show, to_node) in MEASURES {
                     let value = |server: &Measured| Some(seconds(duration(pick(server)?.server)));
                     let nginx = nginx.map(|f| show(seconds(duration(f))));
@@ -293,6 +352,13 @@ impl Report {
                     };
                     row(figure, "", &cell, nginx.unwrap_or("-".into()));
                 }
+                // Near 1 core per wrk thread, the load generator was the limit, not the server.
+                let cores = |f: wrk::Figures| format!("{:.2} cores", f.load_cpu);
+                let load_cpu = |server: &Measured, _: Option<&Measured>| {
+                    pick(server).map_or("n/a".into(), |c| cores(c.server))
+                };
+                let figure = label(&format!("{name} wrk's CPU"));
+                row(figure, "", &load_cpu, nginx.map_or("-".into(), cores));
             }
             // The peak RSS target holds for up to 50 connections.
             let (target, met) = match *connections <= PEAK_RSS_CONNECTIONS {
@@ -375,15 +441,23 @@ fn with_errors(figures: wrk::Figures, text: String) -> String {
 }
 
 /// `text` followed by `value`'s ratio to each named reference that was measured:
-/// `41,210 (1.25× nginx, 9.8× Node.js)`, `5.5 µs (1/20 of Node.js)`.
-fn compared(text: String, value: f64, to: &[(&str, Option<f64>)]) -> String {
+/// `41,210 (1.25× nginx, 9.8× Node.js)`, `5.5 µs (1/20 of Node.js)`; with a `spread`, it
+/// comes first: `41,210 (40,100–42,000; 1.25× nginx)`.
+fn compared(text: String, spread: &str, value: f64, to: &[(&str, Option<f64>)]) -> String {
+    let mut parts: Vec<String> = (!spread.is_empty())
+        .then(|| spread.to_string())
+        .into_iter()
+        .collect();
     let ratios: Vec<String> = to
         .iter()
         .filter_map(|&(name, of)| Some(ratio(value / of?, name)))
         .collect();
-    match ratios.is_empty() {
+    if !ratios.is_empty() {
+        parts.push(ratios.join(", "));
+    }
+    match parts.is_empty() {
         true => text,
-        false => format!("{text} ({})", ratios.join(", ")),
+        false => format!("{text} ({})", parts.join("; ")),
     }
 }
 
@@ -500,12 +574,17 @@ mod tests {
 
     #[test]
     fn ratios_stay_readable_from_small_to_large() {
-        assert_eq!(compared("x".into(), 1.0, &[("nginx", None)]), "x");
+        assert_eq!(compared("x".into(), "", 1.0, &[("nginx", None)]), "x");
         let both = [("nginx", Some(0.8)), ("Node.js", Some(0.05))];
         assert_eq!(
-            compared("x".into(), 1.0, &both),
+            compared("x".into(), "", 1.0, &both),
             "x (1.25× nginx, 20.0× Node.js)"
         );
+        assert_eq!(
+            compared("x".into(), "0.9–1.1", 1.0, &both[..1]),
+            "x (0.9–1.1; 1.25× nginx)"
+        );
+        assert_eq!(compared("x".into(), "0.9–1.1", 1.0, &[]), "x (0.9–1.1)");
         assert_eq!(ratio(0.05, "Node.js"), "1/20 of Node.js");
         assert_eq!(ratio(0.21, "Node.js"), "1/4.8 of Node.js");
         assert_eq!(ratio(0.57, "nginx"), "0.57× nginx");

@@ -1,6 +1,6 @@
-//! A measured server (a step's binary, or Node.js running the workshop's app): started and
-//! stopped through test-support's `App` with the environment Mesos gives, loaded next to
-//! nginx, its CPU time and memory read from `/proc`.
+//! A measured server (a step's binary, a step's image, or Node.js running the workshop's app):
+//! started and stopped through test-support's `App` with the environment Mesos gives, on the
+//! servers' core, loaded next to nginx, its CPU time and memory read from `/proc`.
 
 use std::{
     ffi::OsString,
@@ -19,7 +19,7 @@ use test_support::{
     http,
 };
 
-use crate::{median, nginx::Nginx, wrk};
+use crate::{cores::Cores, median, nginx::Nginx, wrk};
 
 /// How long to wait for a port that another program holds (step 02 always takes 3000).
 const BUSY_PORT_WAIT: Duration = Duration::from_secs(30);
@@ -30,6 +30,9 @@ pub struct Server {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub hello: &'static str,
+    /// For an image: the container's name (the program is `docker run`, which pins the
+    /// container itself and passes the environment on), and the step whose binary it holds.
+    pub container: Option<(String, String)>,
 }
 
 /// Everything measured on one server.
@@ -41,6 +44,8 @@ pub struct Measured {
     pub binary_bytes: Option<u64>,
     /// The image's size, or why there is none.
     pub image: Option<String>,
+    /// For an image: the step whose binary it holds, to compare with.
+    pub binary_of: Option<String>,
 }
 
 /// Medians over repeated starts and stops of an idle server.
@@ -73,27 +78,53 @@ pub struct Loaded {
 /// A server that is running and has said it is ready.
 struct Started {
     app: App,
+    /// The process that serves: the server itself, or the container's first process.
+    pid: Pid,
     url: String,
     /// From just before the process was created until its readiness line was read.
     ready_after: Duration,
+    /// For an image: the `docker` client and the container to remove when this ends.
+    container: Option<(PathBuf, String)>,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        // Killing `docker run` would leave its container running.
+        if let Some((docker, name)) = &self.container {
+            let _ = Command::new(docker)
+                .args(["rm", "--force", "--", name])
+                .output();
+        }
+    }
 }
 
 impl Server {
-    /// Starts the server, waiting while its port is held by another program.
-    fn start(&self) -> Result<Started, String> {
+    /// Starts the server on the servers' core, waiting while its port is held by another
+    /// program.
+    fn start(&self, cores: &Cores) -> Result<Started, String> {
         let give_up = Instant::now() + BUSY_PORT_WAIT;
         loop {
-            let mut command = Command::new(&self.program);
+            let mut command = match self.container {
+                Some(_) => Command::new(&self.program),
+                None => cores.server(&self.program),
+            };
             command.args(&self.args);
             let began = Instant::now();
             let mut app = App::spawn(command, &MESOS_ENV);
             match app.try_ready() {
                 Ok(url) => {
                     let ready_after = began.elapsed();
+                    let pid = match &self.container {
+                        Some((name, _)) => container_pid(&self.program, name)?,
+                        None => app.pid(),
+                    };
                     return Ok(Started {
                         app,
+                        pid,
                         url,
                         ready_after,
+                        container: (self.container.as_ref())
+                            .map(|(name, _)| (self.program.clone(), name.clone())),
                     });
                 }
                 Err(_) if app.stderr().contains("in use") && Instant::now() < give_up => {
@@ -106,20 +137,17 @@ impl Server {
     }
 
     /// Starts the server, reads its memory, sends SIGTERM and times its exit, `runs` times.
-    pub fn idle(&self, runs: usize) -> Result<Measured, String> {
+    pub fn idle(&self, runs: usize, cores: &Cores) -> Result<Measured, String> {
         eprintln!("{}: {runs} starts and stops", self.name);
         let (mut ready, mut idle, mut stop, mut killed) = (vec![], vec![], vec![], 0);
         for _ in 0..runs {
-            let Started {
-                mut app,
-                ready_after,
-                ..
-            } = self.start()?;
-            ready.push(ready_after);
-            idle.push(status_kib(app.pid(), "VmRSS")?);
+            let mut started = self.start(cores)?;
+            ready.push(started.ready_after);
+            idle.push(status_kib(started.pid, "VmRSS")?);
             let signalled = Instant::now();
-            app.signal(Signal::SIGTERM);
-            let status = app.wait(EXIT_DEADLINE);
+            // To `docker run` for an image, which passes it on to the container.
+            started.app.signal(Signal::SIGTERM);
+            let status = started.app.wait(EXIT_DEADLINE);
             let took = signalled.elapsed();
             match (status.code(), status.signal()) {
                 (Some(0), _) => stop.push(took),
@@ -143,11 +171,13 @@ impl Server {
             loads: vec![],
             binary_bytes: None,
             image: None,
+            binary_of: self.container.as_ref().map(|(_, step)| step.clone()),
         })
     }
 
     /// Starts the server once, checks what it answers, and loads `GET /`, then `GET /health`
-    /// where it answers, each on nginx first, with `connections` open.
+    /// where it answers, with `connections` open: nginx, then the server, as many times as
+    /// the load says.
     pub fn under_load(
         &self,
         load: &wrk::Load,
@@ -155,12 +185,19 @@ impl Server {
         nginx: &Nginx,
     ) -> Result<Loaded, String> {
         eprintln!("{}: under load, {connections} connections", self.name);
-        let Started { app, url, .. } = self.start()?;
+        let started = self.start(load.cores())?;
+        let url = &started.url;
         let compare = |path: &str| -> Result<Compared, String> {
             let nginx_url = format!("{}{path}", nginx.url);
+            let (mut on_nginx, mut on_server) = (vec![], vec![]);
+            for _ in 0..load.runs {
+                on_nginx.push(load.run(&nginx_url, connections, &nginx.workers())?);
+                on_server.push(load.run(&format!("{url}{path}"), connections, &[started.pid])?);
+            }
+            let of = |runs: &[wrk::Figures]| wrk::Figures::of(runs).ok_or("no load ran");
             Ok(Compared {
-                nginx: load.run(&nginx_url, connections, &nginx.workers())?,
-                server: load.run(&format!("{url}{path}"), connections, &[app.pid()])?,
+                nginx: of(&on_nginx)?,
+                server: of(&on_server)?,
             })
         };
         expect_body(&format!("{url}/"), self.hello)?;
@@ -172,9 +209,20 @@ impl Server {
         Ok(Loaded {
             root,
             health,
-            peak_rss_kib: status_kib(app.pid(), "VmHWM")?,
+            peak_rss_kib: status_kib(started.pid, "VmHWM")?,
         })
     }
+}
+
+/// The host PID of the first process of the running container `name`.
+fn container_pid(docker: &PathBuf, name: &str) -> Result<Pid, String> {
+    let output = Command::new(docker)
+        .args(["inspect", "--format={{.State.Pid}}", "--", name])
+        .output()
+        .map_err(|err| format!("docker inspect {name}: {err}"))?;
+    let pid = String::from_utf8_lossy(&output.stdout).trim().parse();
+    pid.map(Pid::from_raw)
+        .map_err(|_| format!("docker inspect {name}: no PID"))
 }
 
 /// Checks that `GET url` answers 200 with `body`.

@@ -63,8 +63,13 @@ pub fn install(command: &mut Command) -> Result<(), String> {
     }
 }
 
-/// `program` in the `PATH`, or in the system directories a user's `PATH` often lacks.
-fn find(program: &str) -> Option<PathBuf> {
+/// `program` in the `PATH`, or in the system directories a user's `PATH` often lacks (a
+/// path with a `/` is taken as it is, if it is there).
+pub fn find(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return path.is_file().then_some(path);
+    }
     let path = env::var_os("PATH").unwrap_or_default();
     let system = ["/usr/sbin", "/sbin"].map(PathBuf::from);
     env::split_paths(&path)

@@ -9,9 +9,9 @@ use std::{
 };
 
 use tempfile::TempDir;
-use test_support::contracts::HELLO;
+use test_support::contracts::{HELLO, MESOS_ENV};
 
-use crate::server::Server;
+use crate::{cores::Cores, server::Server, tools};
 
 /// A step crate: how to start its release binary, and its directory.
 pub struct Step {
@@ -45,6 +45,7 @@ pub fn build_release(root: &Path) -> Result<(Vec<Step>, PathBuf), String> {
                 program: target.join("release").join(name),
                 args: vec![],
                 hello: HELLO,
+                container: None,
             };
             let dir = Path::new(package["manifest_path"].as_str()?).parent()?;
             Some(Step {
@@ -138,6 +139,30 @@ pub fn image_size(root: &Path, step: &str) -> String {
         Ok(size.trim().to_string())
     };
     size().unwrap_or_else(|reason| format!("n/a ({reason})"))
+}
+
+/// `step`'s image (built by [`image_size`]) as a server: `docker run` with the host's network
+/// and the environment Mesos gives, the container on the servers' core, as the platform runs a
+/// task. `None` without a Docker client.
+pub fn image_server(step: &str, cores: &Cores) -> Option<Server> {
+    let docker = tools::find("docker").or_else(|| tools::find("/usr/bin/docker"))?;
+    let name = format!("hello-mesos-bench-{step}");
+    let mut args: Vec<String> = ["run", "--rm", "--net=host"].map(String::from).into();
+    args.push(format!("--name={name}"));
+    args.extend(MESOS_ENV.map(|(key, value)| format!("--env={key}={value}")));
+    args.extend(
+        cores
+            .server_core()
+            .map(|core| format!("--cpuset-cpus={core}")),
+    );
+    args.extend(["--".into(), format!("hello-mesos-bench/{step}")]);
+    Some(Server {
+        name: format!("{step} image"),
+        program: docker,
+        args: args.into_iter().map(Into::into).collect(),
+        hello: HELLO,
+        container: Some((name, step.to_string())),
+    })
 }
 
 /// Runs `docker args` in `root` and returns what it printed. The client is the one
