@@ -76,7 +76,10 @@ impl Nginx {
         let deadline = Instant::now() + START_DEADLINE;
         while !http::accepts_connections(&url) {
             if !app.is_running() || Instant::now() > deadline {
-                return Err(format!("nginx did not start:\n{}", app.stderr()));
+                return Err(format!(
+                    "nginx did not start:\n{}",
+                    server::shown(&app.stderr())
+                ));
             }
             thread::sleep(Duration::from_millis(10));
         }

@@ -128,10 +128,12 @@ impl Server {
                     });
                 }
                 Err(_) if app.stderr().contains("in use") && Instant::now() < give_up => {
-                    eprintln!("  {}", app.stderr().trim());
+                    eprintln!("  {}", shown(&app.stderr()));
                     thread::sleep(Duration::from_millis(500));
                 }
-                Err(err) => return Err(format!("{}: {err}\n{}", self.name, app.stderr())),
+                Err(err) => {
+                    return Err(format!("{}: {err}\n{}", self.name, shown(&app.stderr())));
+                }
             }
         }
     }
@@ -212,6 +214,12 @@ impl Server {
             peak_rss_kib: status_kib(started.pid, "VmHWM")?,
         })
     }
+}
+
+/// What a server printed, each line with its control characters shown, not obeyed.
+pub fn shown(printed: &str) -> String {
+    let lines: Vec<_> = printed.trim_end().lines().map(printable::visible).collect();
+    lines.join("\n")
 }
 
 /// The host PID of the first process of the running container `name`.
