@@ -36,6 +36,16 @@ pub fn parse(text: &str) -> Result<BaseUrl, String> {
     if scheme != "https" && scheme != "http" {
         return Err(not_http());
     }
+    // `https://alice:pa#ss@host` parses with `alice` as its host: the credentials' `#`, `/` or
+    // `?` ended the authority early. It would go to the wrong host, its password in clear.
+    let after_scheme = &text[text.find("://").map_or(0, |at| at + 3)..];
+    if after_scheme.contains('@') && !authority.as_str().contains('@') {
+        return Err(format!(
+            "SINGULARITY_URL has an @ after its host: percent-encode the #, / or ? in its \
+             credentials (%23, %2F, %3F): {:?}",
+            redact(text)
+        ));
+    }
     let url = text.trim_end_matches('/').to_string();
     Ok(BaseUrl {
         shown: redact(&url),
@@ -46,14 +56,13 @@ pub fn parse(text: &str) -> Result<BaseUrl, String> {
     })
 }
 
-/// `text` with whatever stands before an `@` in its authority replaced by `***`. Works on any
-/// text, URL or not, so that even a message about a malformed URL shows no password.
+/// `text` with whatever stands between its scheme and its last `@` replaced by `***`. Works on
+/// any text, URL or not, so that even a message about a malformed URL shows no password: one
+/// with an unencoded `/`, `?` or `#` in it is hidden whole too (and a URL with an `@` further
+/// on shows less than it could).
 pub fn redact(text: &str) -> String {
     let start = text.find("://").map_or(0, |at| at + 3);
-    let end = text[start..]
-        .find(['/', '?', '#'])
-        .map_or(text.len(), |at| start + at);
-    match text[start..end].rfind('@') {
+    match text[start..].rfind('@') {
         Some(at) => format!("{}***{}", &text[..start], &text[start + at..]),
         None => text.to_string(),
     }
@@ -86,15 +95,24 @@ mod tests {
             "https://***@singularity.example.com/singularity"
         );
         assert!(base.has_credentials);
-        assert_eq!(
-            redact("ftp://alice:pw@host/a@b"),
-            "ftp://***@host/a@b",
-            "only the authority's userinfo"
-        );
         assert_eq!(redact("alice:pw@host"), "***@host");
-        assert_eq!(redact("http://host/x?y=@z"), "http://host/x?y=@z");
+        assert_eq!(redact("http://host/x"), "http://host/x");
         let error = parse("ftp://alice:s3cret@host").unwrap_err();
         assert!(!error.contains("s3cret"), "{error}");
+        // A `#`, `/` or `?` in the password would end the authority early: refused, hidden.
+        for url in [
+            "https://alice:pa#ss@singularity.example.com/singularity",
+            "https://alice:pa/ss@singularity.example.com",
+            "https://alice:pa?ss@singularity.example.com",
+        ] {
+            let error = parse(url).unwrap_err();
+            assert!(error.contains("percent-encode"), "{error}");
+            assert!(!error.contains("pa") && !error.contains("ss@"), "{error}");
+            assert!(
+                error.contains("https://***@singularity.example.com"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -73,7 +73,11 @@ enum Error {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let token = env::var("SINGULARITY_TOKEN").ok().filter(|t| !t.is_empty());
+    // Blanks around a token are no part of it (a server would trim them, and then echo it).
+    let token = env::var("SINGULARITY_TOKEN").ok();
+    let token = token
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
     let shown = Shown::new(
         token.as_deref(),
         env::var("SINGULARITY_URL").ok().as_deref(),

@@ -6,6 +6,7 @@
 //! [`Shown::text`], which hides those secrets, then shows control characters as escapes.
 
 use base64::{Engine, prelude::BASE64_STANDARD};
+use percent_encoding::NON_ALPHANUMERIC;
 
 /// The secrets of this run, to hide from everything printed.
 #[derive(Clone, Debug, Default)]
@@ -15,45 +16,59 @@ pub struct Shown {
 }
 
 impl Shown {
-    /// Hides `token` and the credentials of `url` (as written, percent-decoded, and as the
-    /// HTTP client sends them: `Basic base64(user:password)`).
+    /// Hides `token` and the credentials of `url`: each as written, percent-decoded,
+    /// percent-encoded and as JSON writes it, the user and the password apart and together, and
+    /// as the HTTP client sends them (`Basic base64(user:password)`).
     pub fn new(token: Option<&str>, url: Option<&str>) -> Shown {
-        let mut secrets: Vec<String> = token.into_iter().map(String::from).collect();
+        let mut written: Vec<String> = token.into_iter().map(String::from).collect();
         if let Some(userinfo) = url.and_then(userinfo) {
             // As the client reads it: the user before the last `:`, the password after it.
             let (user, password) = userinfo.rsplit_once(':').unwrap_or((userinfo, ""));
-            secrets.push(userinfo.to_string());
-            secrets.push(BASE64_STANDARD.encode(format!("{user}:{password}")));
-            secrets.push(password.to_string());
-            let decoded = percent_encoding::percent_decode_str(password).decode_utf8_lossy();
-            secrets.push(decoded.into_owned());
+            written.push(BASE64_STANDARD.encode(format!("{user}:{password}")));
+            for part in [userinfo, user, password] {
+                written.push(part.to_string());
+                let decoded = percent_encoding::percent_decode_str(part).decode_utf8_lossy();
+                written.push(decoded.into_owned());
+            }
         }
-        secrets.retain(|secret| !secret.is_empty());
+        let mut secrets = Vec::new();
+        for secret in written.into_iter().filter(|secret| !secret.is_empty()) {
+            let encoded = percent_encoding::utf8_percent_encode(&secret, NON_ALPHANUMERIC);
+            secrets.push(encoded.to_string());
+            // As a JSON string holds it, without its quotes (`/` may also come as `\/`).
+            let json = serde_json::to_string(&secret).unwrap_or_default();
+            let json = json.trim_matches('"');
+            secrets.push(json.replace('/', "\\/"));
+            secrets.push(json.to_string());
+            secrets.push(secret);
+        }
         secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
         secrets.dedup();
         Shown { secrets }
     }
 
-    /// `text` as it may be printed: each secret replaced by `***`, and each line's control
-    /// characters shown as escapes (the line breaks between lines kept).
-    pub fn text(&self, text: &str) -> String {
-        let hidden = self
-            .secrets
+    /// `text` with each secret replaced by `***`.
+    pub fn hide(&self, text: &str) -> String {
+        self.secrets
             .iter()
-            .fold(text.to_string(), |text, secret| text.replace(secret, "***"));
+            .fold(text.to_string(), |text, secret| text.replace(secret, "***"))
+    }
+
+    /// `text` as it may be printed: its secrets hidden, and each line's control characters
+    /// shown as escapes (the line breaks between lines kept: what a server sent comes here on
+    /// one line, see `singularity::excerpt`).
+    pub fn text(&self, text: &str) -> String {
+        let hidden = self.hide(text);
         let lines: Vec<_> = hidden.split('\n').map(printable::visible).collect();
         lines.join("\n")
     }
 }
 
-/// The userinfo of `url`'s authority (what stands before its last `@`), if any.
+/// The userinfo of `url`: what stands between its scheme and its last `@`, if any (a password
+/// with an unencoded `/`, `?` or `#` included).
 fn userinfo(url: &str) -> Option<&str> {
     let start = url.find("://")? + 3;
-    let end = url[start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |at| start + at);
-    let authority = &url[start..end];
-    authority.rfind('@').map(|at| &authority[..at])
+    url[start..].rfind('@').map(|at| &url[start..start + at])
 }
 
 #[cfg(test)]
@@ -67,10 +82,16 @@ mod tests {
             Some("https://alice:s3cr%65t@singularity.example.com/singularity"),
         );
         let echoed = "Authorization: Bearer t0ken; Basic YWxpY2U6czNjciU2NXQ=; \
-                      url https://alice:s3cr%65t@x; decoded s3cret; raw s3cr%65t";
+                      url https://alice:s3cr%65t@x; decoded s3cret; raw s3cr%65t; user alice";
         assert_eq!(
             shown.text(echoed),
-            "Authorization: Bearer ***; Basic ***; url https://***@x; decoded ***; raw ***"
+            "Authorization: Bearer ***; Basic ***; url https://***@x; decoded ***; raw ***; user ***"
+        );
+        // Encoded as a query string or a JSON string would carry it.
+        let shown = Shown::new(Some("t/k+n="), Some("https://my%40tok:x#y@host"));
+        assert_eq!(
+            shown.text(r#"?t=t%2Fk%2Bn%3D "t\/k+n=" t/k+n= my@tok my%40tok x#y"#),
+            "?t=*** \"***\" *** *** *** ***"
         );
         // Nothing to hide: the text as it is.
         assert_eq!(Shown::default().text("alice"), "alice");

@@ -73,13 +73,15 @@ pub struct Singularity {
     shown: Shown,
 }
 
-/// One answer: status, content type and body (at most [`BODY_LIMIT`] bytes of it).
+/// One answer: status, content type and body (at most [`BODY_LIMIT`] bytes of it), the
+/// secrets it echoed already hidden.
 struct Answer {
     call: String,
     status: StatusCode,
     content_type: String,
     location: Option<String>,
     body: String,
+    shown: Shown,
 }
 
 impl Singularity {
@@ -181,14 +183,14 @@ impl Singularity {
             } else {
                 not_found = 0;
                 let history = answer.object("deployMarker")?;
-                if let Some(result) = deploy_result(&history["deployResult"]) {
+                if let Some(result) = deploy_result(&history["deployResult"], &self.shown) {
                     if result.state != last {
                         self.say(&format!("Deploy {deploy_id}: {}", result.state));
                     }
                     return Ok(result);
                 }
                 let parent = self.call(Method::GET, &request, None)?.parent()?;
-                if let Some(state) = live_state(&parent, deploy_id)
+                if let Some(state) = live_state(&parent, deploy_id, &self.shown)
                     && state != last
                 {
                     self.say(&format!("Deploy {deploy_id}: {state}"));
@@ -275,12 +277,16 @@ impl Singularity {
                 )));
             }
         };
+        // Hidden before anything is cut or parsed out of it: a secret cut in two, or taken
+        // out of the JSON around it, is still a secret.
+        let hide = |text: &str| self.shown.hide(text);
         Ok(Answer {
             call,
             status,
-            content_type: content_type.unwrap_or_default(),
-            location,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            content_type: content_type.map(|t| hide(&t)).unwrap_or_default(),
+            location: location.map(|l| hide(&l)),
+            body: hide(&String::from_utf8_lossy(&bytes)),
+            shown: self.shown.clone(),
         })
     }
 }
@@ -329,7 +335,7 @@ impl Answer {
                 } else {
                     &self.content_type
                 },
-                excerpt(&self.body)
+                self.excerpt(&self.body)
             ))),
         }
     }
@@ -349,22 +355,29 @@ impl Answer {
         format!("{} answered {}: {}", self.call, self.status, self.message())
     }
 
-    /// What the server said: the `message` of Dropwizard's `{"code", "message"}`, or the
+    /// What the server said: the `message` of Dropwizard's `{"code", "message"}`, other JSON
+    /// as it reads once parsed (its escapes undone, so that no secret hides behind one), or the
     /// plain text of Singularity's 400s.
     fn message(&self) -> String {
         match serde_json::from_str::<Value>(&self.body) {
             Ok(Value::Object(error)) if error.get("message").is_some_and(Value::is_string) => {
-                excerpt(error["message"].as_str().unwrap_or_default())
+                self.excerpt(error["message"].as_str().unwrap_or_default())
             }
-            _ => excerpt(&self.body),
+            Ok(json) => self.excerpt(&json.to_string()),
+            Err(_) => self.excerpt(&self.body),
         }
+    }
+
+    fn excerpt(&self, text: &str) -> String {
+        excerpt(&self.shown.hide(text))
     }
 }
 
-/// `deployResult`, once the deploy has one.
-fn deploy_result(result: &Value) -> Option<DeployResult> {
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
-    let state = result["deployState"].as_str()?;
+/// `deployResult`, once the deploy has one. Every field is the server's: each on one line, its
+/// secrets hidden, so that none can forge a line of ours.
+fn deploy_result(result: &Value, shown: &Shown) -> Option<DeployResult> {
+    let line = |value: &Value| one_line(&shown.hide(value.as_str().unwrap_or_default()));
+    let state = line(result.get("deployState").filter(|s| s.is_string())?);
     let failures = result["deployFailures"]
         .as_array()
         .map_or(Vec::new(), |failures| {
@@ -374,18 +387,21 @@ fn deploy_result(result: &Value) -> Option<DeployResult> {
                     // A SingularityTaskId is an object whose `id` is the task's name.
                     let task = &failure["taskId"];
                     DeployFailure {
-                        reason: text(&failure["reason"]),
-                        task_id: task["id"]
-                            .as_str()
-                            .map_or_else(|| text(task), str::to_string),
-                        message: excerpt(failure["message"].as_str().unwrap_or_default()),
+                        reason: line(&failure["reason"]),
+                        task_id: match task.get("id") {
+                            Some(id) => line(id),
+                            None => line(task),
+                        },
+                        message: excerpt(
+                            &shown.hide(failure["message"].as_str().unwrap_or_default()),
+                        ),
                     }
                 })
                 .collect()
         });
     Some(DeployResult {
-        state: state.to_string(),
-        message: excerpt(&text(&result["message"])),
+        state,
+        message: excerpt(&shown.hide(result["message"].as_str().unwrap_or_default())),
         failures,
     })
 }
@@ -395,12 +411,12 @@ fn deploy_result(result: &Value) -> Option<DeployResult> {
 /// Singularity counts none active until every instance has passed its health check, then
 /// all of them at once, a check before the deploy succeeds. `None` once the request no
 /// longer shows it pending: it has just ended, and the history has its result.
-fn live_state(parent: &Value, deploy_id: &str) -> Option<String> {
+fn live_state(parent: &Value, deploy_id: &str, shown: &Shown) -> Option<String> {
     let pending = &parent["pendingDeployState"];
     if pending["deployMarker"]["deployId"] != deploy_id {
         return None;
     }
-    let state = pending["currentDeployState"].as_str()?;
+    let state = one_line(&shown.hide(pending["currentDeployState"].as_str()?));
     let progress = &pending["deployProgress"];
     Some(
         match (
@@ -410,17 +426,25 @@ fn live_state(parent: &Value, deploy_id: &str) -> Option<String> {
             (Some(active), Some(target)) => {
                 format!("{state} ({active} of {target} instances active)")
             }
-            _ => state.to_string(),
+            _ => state,
         },
     )
 }
 
 /// Text on one line, at most 1000 characters: a server's message, or the start of a body.
 fn excerpt(text: &str) -> String {
+    match one_line(text) {
+        line if line.is_empty() => "(no message)".into(),
+        line => line,
+    }
+}
+
+/// `text` on one line (every run of white space, line breaks included, one space), at most
+/// 1000 characters.
+fn one_line(text: &str) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match line.char_indices().nth(1000) {
         Some((cut, _)) => format!("{}…", &line[..cut]),
-        None if line.is_empty() => "(no message)".into(),
         None => line,
     }
 }

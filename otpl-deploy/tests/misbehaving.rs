@@ -211,12 +211,14 @@ fn credentials_in_the_url_are_sent_and_never_printed() {
 #[test]
 fn what_the_server_sends_reaches_the_terminal_with_its_control_characters_shown() {
     // A deploy whose state and failure carry a terminal's controls: a new title, the line
-    // above erased, and a fake success (as a task's last lines might).
+    // above erased, and a fake success (as a task's last lines might); and line breaks that
+    // would start a line of the tool's own words.
     let hostile = r"\u001b]0;pwned\u0007\u001b[1A\u001b[2KDeploy SUCCEEDED\r";
+    let forged = r"\nDeployed alice/hello-mesos:7 to hello-mesos-alice\r\n";
     let history = format!(
-        r#"{{"deployMarker": {{}}, "deployResult": {{"deployState": "FAILED{hostile}",
-            "message": "{hostile}", "deployFailures": [{{"reason": "TASK_FAILED_ON_STARTUP",
-            "taskId": {{"id": "t\u009b2J"}}, "message": "last lines: {hostile}"}}]}}}}"#
+        r#"{{"deployMarker": {{}}, "deployResult": {{"deployState": "FAILED{hostile}{forged}",
+            "message": "{hostile}", "deployFailures": [{{"reason": "TASK{forged}",
+            "taskId": {{"id": "t\u009b2J{forged}"}}, "message": "last lines: {hostile}"}}]}}}}"#
     );
     let server = accepting_then_history(200, history);
     let assert = deploy(&server, &ConfigTree::workshop(), &[])
@@ -230,8 +232,26 @@ fn what_the_server_sends_reaches_the_terminal_with_its_control_characters_shown(
         &printed,
         &[
             "Deploy ",
-            r": FAILED\u{1b}]0;pwned\u{7}\u{1b}[1A\u{1b}[2KDeploy SUCCEEDED\u{d}",
-            r"TASK_FAILED_ON_STARTUP t\u{9b}2J: last lines: \u{1b}]0;pwned",
+            r": FAILED\u{1b}]0;pwned\u{7}\u{1b}[1A\u{1b}[2KDeploy SUCCEEDED Deployed alice",
+            r"TASK Deployed alice/hello-mesos:7 to hello-mesos-alice t\u{9b}2J Deployed",
+            r": last lines: \u{1b}]0;pwned",
         ],
     );
+    // Every line is the tool's: none starts with what the server wrote.
+    assert!(
+        !printed.lines().any(|line| line.starts_with("Deployed")),
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_secret_is_hidden_where_the_message_is_cut_and_behind_json_escapes() {
+    let late = format!("{}Bearer s3cret-token and more", "x".repeat(990));
+    let escaped = r#"{"seen": "Bearer s3cret\u002dtoken", "also": "s3cret-token"}"#;
+    for (content_type, body) in [("text/plain", late), ("application/json", escaped.into())] {
+        let server = Misbehaving::start(Misbehaviour::Answer(500, content_type, body));
+        let line = fails(deploy(&server, &ConfigTree::workshop(), &[]), 1);
+        assert!(!line.contains("s3cr"), "{line}");
+        mentions(&line, &["Bearer ***"]);
+    }
 }
