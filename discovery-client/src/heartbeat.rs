@@ -160,6 +160,8 @@ impl Heartbeat {
             .updates
             .into_iter()
             .filter(|listed| listed.service_type == "discovery")
+            // Only a URI of plain, visible ASCII: it goes into messages a terminal prints.
+            .filter(|listed| listed.service_uri.bytes().all(|b| b.is_ascii_graphic()))
             .map(|listed| listed.service_uri.trim_end_matches('/').to_string())
             .take(SERVERS_KEPT)
             .collect();

@@ -114,8 +114,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     let singularity = Singularity::new(docker.clone(), settings);
     let app = page::router(singularity.clone(), discovery.clone());
 
+    // The engine's words, possibly from another machine (DOCKER_HOST): shown, never obeyed.
     println!(
-        "Docker engine {engine}: tasks run with --net=host as TASK_HOST={}",
+        "Docker engine {}: tasks run with --net=host as TASK_HOST={}",
+        printable::visible(&engine),
         cli.task_host
     );
     if desktop {

@@ -351,3 +351,41 @@ fn resources_that_are_not_numbers_are_refused_as_singularity_refuses_them() {
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert!(api.singularity.simulated().started().is_empty());
 }
+
+#[test]
+fn a_requests_priority_and_max_scale_are_checked_as_singularity_checks_them() {
+    // `SingularityValidator.checkSingularityRequest`: instances within `maxScale` (for a
+    // long-running request), `taskPriorityLevel` between 0 and 1, which NaN is not.
+    let api = Api::start();
+    let request = |fields: Value| {
+        let mut body = json!({ "id": "hello", "owners": ["alice@example.com"] });
+        for (key, value) in fields.as_object().unwrap() {
+            body[key] = value.clone();
+        }
+        api.post("/api/requests", &body)
+    };
+    plain_400(
+        &request(json!({ "instances": 3, "maxScale": 1 })),
+        "Instances (3) cannot be greater than 1 (maxScale in request)",
+    );
+    for (level, shown) in [
+        (json!("NaN"), "NaN"),
+        (json!("Infinity"), "Infinity"),
+        (json!(5), "5.0"),
+    ] {
+        plain_400(
+            &request(json!({ "taskPriorityLevel": level })),
+            &format!(
+                "Request taskPriorityLevel {shown} is invalid, must be between 0 and 1 (inclusive)."
+            ),
+        );
+    }
+    assert_eq!(
+        request(json!({ "instances": 1, "maxScale": 1, "taskPriorityLevel": 0.5 })).status,
+        200
+    );
+    // A long out of a long's range is no long to Jackson: the body is not a deploy.
+    api.request(1);
+    let body = deploy_with("7", json!({ "deployHealthTimeoutSeconds": 1e300 }));
+    assert_eq!(api.post("/api/deploys", &body).status, 400);
+}

@@ -30,6 +30,16 @@ fn coerced<'de, D: serde::Deserializer<'de>, T: std::str::FromStr>(
     .ok_or_else(|| serde::de::Error::custom("not a number"))
 }
 
+/// A float read into an int or a long, as Jackson truncates it; `None` out of a long's range
+/// (Jackson refuses it, where a cast would saturate).
+fn whole_long(float: f64) -> Option<i64> {
+    // 2^63 is the first float past i64::MAX.
+    (float.is_finite()
+        && float.trunc() >= i64::MIN as f64
+        && float.trunc() < 9.223_372_036_854_776e18)
+        .then(|| float.trunc() as i64)
+}
+
 impl<'de> Deserialize<'de> for JavaInt {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         coerced(
@@ -117,7 +127,15 @@ pub(crate) fn java_double(value: f64) -> String {
         "NaN".into()
     } else if value.is_infinite() {
         if value > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else if value.fract() == 0.0 && value.abs() < 1e7 {
+    } else if value != 0.0 && !(1e-3..1e7).contains(&value.abs()) {
+        // Java's scientific form: `1.0E8`, `1.5E-4`.
+        let scientific = format!("{value:e}");
+        let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+        match mantissa.contains('.') {
+            true => format!("{mantissa}E{exponent}"),
+            false => format!("{mantissa}.0E{exponent}"),
+        }
+    } else if value.fract() == 0.0 {
         format!("{value:.1}")
     } else {
         value.to_string()
@@ -162,5 +180,11 @@ mod tests {
         assert_eq!(java_double(f64::INFINITY), "Infinity");
         assert_eq!(java_double(f64::NEG_INFINITY), "-Infinity");
         assert_eq!(java_double(f64::NAN), "NaN");
+        assert_eq!(java_double(1e8), "1.0E8");
+        assert_eq!(java_double(-12345678.5), "-1.23456785E7");
+        assert_eq!(java_double(1.5e-4), "1.5E-4");
+        assert_eq!(java_double(0.001), "0.001");
+        assert_eq!(java_double(9999999.0), "9999999.0");
+        assert_eq!(java_double(0.0), "0.0");
     }
 }

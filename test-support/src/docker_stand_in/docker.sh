@@ -25,7 +25,10 @@ run)
         case "$1" in
         --) shift; break ;;
         --label=hello-mesos.platform.task=*) task=${1#*task=} ;;
-        --detach | --net=host | --name=* | --label=* | --env=* | --log-driver=* | --log-opt=* | \
+        # `--env=NAME` alone would take NAME's value from the client's own environment.
+        --env=*=*) ;;
+        --env=*) refuse "\`$1\` without =VALUE is not modelled: it would pass on the client's own" ;;
+        --detach | --net=host | --name=* | --label=* | --log-driver=* | --log-opt=* | \
             --memory=* | --cpus=* | --pull=* | --entrypoint=*) ;;
         -*) refuse "the option \`$1\` of \`docker run\` is not modelled" ;;
         *) break ;;

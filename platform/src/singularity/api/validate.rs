@@ -6,6 +6,7 @@ use crate::{
     runtime::reference::Reference,
     singularity::{
         Settings,
+        jackson::JavaDouble,
         jackson::java_double,
         limits,
         objects::{Deploy, JavaInt, Request, RequestType},
@@ -67,6 +68,23 @@ pub(super) fn check_request(request: Request) -> Result<Request, Refusal> {
         return Err(bad_request(format!(
             "Instances ({instances}) be greater than {MAX_INSTANCES} (maxInstancesPerRequest in mesos configuration)"
         )));
+    }
+    if let Some(JavaInt(max_scale)) = request.max_scale
+        && matches!(request_type, RequestType::Service | RequestType::Worker)
+        && instances > i64::from(max_scale)
+    {
+        return Err(bad_request(format!(
+            "Instances ({instances}) cannot be greater than {max_scale} (maxScale in request)"
+        )));
+    }
+    if let Some(JavaDouble(level)) = request.task_priority_level {
+        // Java's comparisons, which NaN fails.
+        check_bad_request((0.0..=1.0).contains(&level), || {
+            format!(
+                "Request taskPriorityLevel {} is invalid, must be between 0 and 1 (inclusive).",
+                java_double(level)
+            )
+        })?;
     }
     let request = Request {
         request_type: Some(request_type),
