@@ -4,7 +4,7 @@
 
 mod harness;
 
-use harness::{Api, deploy_request, plain_400};
+use harness::{Api, deploy_request, mapped, plain_400};
 use platform::runtime::CommandInfo;
 use serde_json::{Value, json};
 
@@ -387,5 +387,9 @@ fn a_requests_priority_and_max_scale_are_checked_as_singularity_checks_them() {
     // A long out of a long's range is no long to Jackson: the body is not a deploy.
     api.request(1);
     let body = deploy_with("7", json!({ "deployHealthTimeoutSeconds": 1e300 }));
-    assert_eq!(api.post("/api/deploys", &body).status, 400);
+    mapped(
+        &api.post("/api/deploys", &body),
+        400,
+        "Unable to process JSON",
+    );
 }

@@ -46,9 +46,7 @@ impl<'de> Deserialize<'de> for JavaInt {
             deserializer,
             |n| {
                 // Jackson truncates a float read into an int (`ACCEPT_FLOAT_AS_INT`).
-                let whole = n
-                    .as_i64()
-                    .or_else(|| n.as_f64().map(|f| f.trunc() as i64))?;
+                let whole = n.as_i64().or_else(|| n.as_f64().and_then(whole_long))?;
                 i32::try_from(whole).ok()
             },
             |text| text.trim().parse().ok(),
@@ -61,7 +59,7 @@ impl<'de> Deserialize<'de> for JavaLong {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         coerced(
             deserializer,
-            |n| n.as_i64().or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
+            |n| n.as_i64().or_else(|| n.as_f64().and_then(whole_long)),
             |text| text.trim().parse().ok(),
         )
         .map(JavaLong)
