@@ -95,7 +95,7 @@ pub struct Event {
 /// What the page shows of discovery.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct View {
+pub struct DiscoveryView {
     pub uri: String,
     pub ttl_seconds: u64,
     pub announcements: Vec<AnnouncementView>,
@@ -148,7 +148,7 @@ impl Discovery {
     }
 
     /// What the page shows.
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> DiscoveryView {
         self.sweep();
         let state = self.lock();
         let announcements = state
@@ -175,7 +175,7 @@ impl Discovery {
                 }
             })
             .collect();
-        View {
+        DiscoveryView {
             uri: self.inner.self_uri.clone(),
             ttl_seconds: self.inner.ttl.as_secs(),
             announcements,

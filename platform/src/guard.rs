@@ -10,7 +10,7 @@
 //!   the other names): a form or `fetch` on another site sends its own origin, or `null`.
 //!   Tools (curl, `otpl-deploy`, step 09's client) send no `Origin` at all.
 //!
-//! [`Guard::check`] decides; [`guarded`] puts it in front of a router. Bodies are checked
+//! [`Guard::admit`] decides; [`guarded`] puts it in front of a router. Bodies are checked
 //! where they are read: [`is_json`] is the one test of `Content-Type` every JSON route uses.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -34,7 +34,7 @@ pub struct Guard {
 
 /// Why a request was refused (each a 403 with one line of text).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Forbidden {
     /// No `Host` header (HTTP/1.0, or a hand-written request).
     NoHost,
     /// A `Host` (or absolute request target) that is not this platform.
@@ -51,19 +51,19 @@ impl Guard {
 
     /// Whether a request with this method, `Host` and `Origin` (as sent; `None` when absent)
     /// may go on.
-    pub fn check(
+    pub fn admit(
         &self,
         method: &Method,
         host: Option<&str>,
         origin: Option<&str>,
-    ) -> Result<(), Refusal> {
-        let host = host.ok_or(Refusal::NoHost)?;
+    ) -> Result<(), Forbidden> {
+        let host = host.ok_or(Forbidden::NoHost)?;
         if !self.is_own_authority(host) {
-            return Err(Refusal::ForeignHost(shorten(host)));
+            return Err(Forbidden::ForeignHost(shorten(host)));
         }
         let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         match origin {
-            Some(origin) if !safe && !self.is_own_origin(origin) => Err(Refusal::ForeignOrigin {
+            Some(origin) if !safe && !self.is_own_origin(origin) => Err(Forbidden::ForeignOrigin {
                 method: method.clone(),
                 origin: shorten(origin),
             }),
@@ -134,14 +134,14 @@ fn shorten(text: &str) -> String {
     }
 }
 
-impl IntoResponse for Refusal {
+impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
         let why = match self {
-            Refusal::NoHost => "a request must name this platform in its Host header".into(),
-            Refusal::ForeignHost(host) => format!(
+            Forbidden::NoHost => "a request must name this platform in its Host header".into(),
+            Forbidden::ForeignHost(host) => format!(
                 "Host {host:?} is not this platform: use localhost, 127.0.0.1 or [::1] with this port"
             ),
-            Refusal::ForeignOrigin { method, origin } => format!(
+            Forbidden::ForeignOrigin { method, origin } => format!(
                 "a {method} from another site (Origin {origin:?}) cannot change this platform"
             ),
         };
@@ -152,10 +152,10 @@ impl IntoResponse for Refusal {
 /// `router` behind the guard of the listener on `port`. Every answer also carries
 /// `X-Content-Type-Options: nosniff`: no browser takes a text or JSON answer for a page.
 pub fn guarded(router: Router, port: u16) -> Router {
-    router.layer(middleware::from_fn_with_state(Guard::new(port), check))
+    router.layer(middleware::from_fn_with_state(Guard::new(port), screen))
 }
 
-async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+async fn screen(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     // Two `Host` headers are one too many: joined, they are no name of ours.
     let hosts: Vec<String> = headers
@@ -180,7 +180,7 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         .collect();
     let origin = (!origins.is_empty()).then(|| origins.join(", "));
-    let mut response = match guard.check(request.method(), host.as_deref(), origin.as_deref()) {
+    let mut response = match guard.admit(request.method(), host.as_deref(), origin.as_deref()) {
         Ok(()) => next.run(request).await,
         Err(refusal) => refusal.into_response(),
     };
@@ -207,12 +207,12 @@ mod tests {
 
     const PORT: u16 = 7099;
 
-    fn host(host: &str) -> Result<(), Refusal> {
-        Guard::new(PORT).check(&Method::GET, Some(host), None)
+    fn host(host: &str) -> Result<(), Forbidden> {
+        Guard::new(PORT).admit(&Method::GET, Some(host), None)
     }
 
-    fn post(origin: Option<&str>) -> Result<(), Refusal> {
-        Guard::new(PORT).check(&Method::POST, Some("localhost:7099"), origin)
+    fn post(origin: Option<&str>) -> Result<(), Forbidden> {
+        Guard::new(PORT).admit(&Method::POST, Some("localhost:7099"), origin)
     }
 
     #[test]
@@ -248,20 +248,23 @@ mod tests {
         ] {
             assert_eq!(
                 host(foreign),
-                Err(Refusal::ForeignHost(foreign.into())),
+                Err(Forbidden::ForeignHost(foreign.into())),
                 "{foreign}"
             );
         }
         let guard = Guard::new(PORT);
-        assert_eq!(guard.check(&Method::GET, None, None), Err(Refusal::NoHost));
+        assert_eq!(
+            guard.admit(&Method::GET, None, None),
+            Err(Forbidden::NoHost)
+        );
     }
 
     #[test]
     fn port_80_may_be_left_out() {
         let guard = Guard::new(80);
-        assert_eq!(guard.check(&Method::GET, Some("localhost"), None), Ok(()));
+        assert_eq!(guard.admit(&Method::GET, Some("localhost"), None), Ok(()));
         assert_eq!(
-            guard.check(&Method::GET, Some("localhost:80"), None),
+            guard.admit(&Method::GET, Some("localhost:80"), None),
             Ok(())
         );
     }
@@ -287,7 +290,7 @@ mod tests {
         ] {
             assert_eq!(
                 post(Some(foreign)),
-                Err(Refusal::ForeignOrigin {
+                Err(Forbidden::ForeignOrigin {
                     method: Method::POST,
                     origin: foreign.into()
                 }),
@@ -300,11 +303,11 @@ mod tests {
     fn reading_is_not_a_change_whatever_the_origin() {
         let guard = Guard::new(PORT);
         for method in [Method::GET, Method::HEAD, Method::OPTIONS] {
-            let checked = guard.check(&method, Some("localhost:7099"), Some("null"));
+            let checked = guard.admit(&method, Some("localhost:7099"), Some("null"));
             assert_eq!(checked, Ok(()), "{method}");
         }
         for method in [Method::PUT, Method::DELETE, Method::PATCH] {
-            let checked = guard.check(&method, Some("localhost:7099"), Some("null"));
+            let checked = guard.admit(&method, Some("localhost:7099"), Some("null"));
             assert!(checked.is_err(), "{method}");
         }
     }
@@ -312,7 +315,7 @@ mod tests {
     #[test]
     fn what_a_client_sent_is_quoted_short() {
         let long = "a".repeat(500);
-        let Err(Refusal::ForeignHost(quoted)) = host(&long) else {
+        let Err(Forbidden::ForeignHost(quoted)) = host(&long) else {
             panic!("refused")
         };
         assert_eq!(quoted.chars().count(), 101);

@@ -91,7 +91,10 @@ async fn run(cli: Cli) -> Result<(), String> {
     let api = bind(api_address, "--port").await?;
     let discovery_listener = bind(discovery_address, "--discovery-port").await?;
     // What a platform that died on this port left behind.
-    let left = docker.remove_all().await?;
+    let left = docker
+        .remove_all()
+        .await
+        .map_err(|error| error.to_string())?;
     if left > 0 {
         println!(
             "Removed {left} container(s) left by an earlier run on port {}.",
@@ -156,9 +159,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     // started right now) is stopped by its label.
     singularity.shutdown().await;
     if let Err(error) = docker.stop_all(GRACE).await {
-        eprintln!("platform: {}", printable::visible(&error));
+        eprintln!("platform: {}", printable::visible(&error.to_string()));
     }
-    let removed = docker.remove_all().await?;
+    let removed = docker
+        .remove_all()
+        .await
+        .map_err(|error| error.to_string())?;
     // The servers have stopped taking connections; give open ones a moment, no more.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let _ = api_server.await;

@@ -53,8 +53,8 @@ pub fn router<R: Runtime>(singularity: Singularity<R>, discovery: Discovery) -> 
 /// What the page shows, in one JSON document.
 #[derive(Serialize)]
 struct Snapshot {
-    singularity: singularity::View,
-    discovery: discovery::View,
+    singularity: singularity::ModelView,
+    discovery: discovery::DiscoveryView,
 }
 
 async fn state<R: Runtime>(

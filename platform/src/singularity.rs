@@ -10,7 +10,7 @@
 //! let singularity = Singularity::new(runtime, Settings { task_host: "localhost".into(), ..Settings::default() });
 //! let app = axum::Router::new().merge(singularity.router()); // the API under /singularity
 //! // ... serve `app`; each deploy is then checked by its own tokio task.
-//! let view: View = singularity.view().await;                  // what the page shows
+//! let view: ModelView = singularity.view().await;                  // what the page shows
 //! singularity.shutdown().await;                                // stops every task it started
 //! ```
 //!
@@ -53,7 +53,7 @@
 //!   Singularity's configuration. With the deprecated `healthcheckUri`, the deprecated
 //!   `healthcheckIntervalSeconds`, `healthcheckTimeoutSeconds` and `healthcheckMaxRetries`
 //!   count, as Singularity folds them into its `healthcheck`.
-//! - [`Singularity::view`] is a [`View`] (serde-serialisable) for the page: requests; deploys
+//! - [`Singularity::view`] is a [`ModelView`] (serde-serialisable) for the page: requests; deploys
 //!   with state, message, failures and timestamps; tasks with id, deploy, instance,
 //!   `host:port`, status and recent health checks. It asks the runtime nothing: tasks are
 //!   looked at by their deploy's checker, and all at once every check interval.
@@ -115,7 +115,7 @@ use axum::Router;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-pub use self::state::HealthCheck;
+pub use self::state::HealthcheckResult;
 use self::{
     lifecycle::DeployState,
     state::{State, TaskStatus},
@@ -243,9 +243,9 @@ impl<R: Runtime> Singularity<R> {
     }
 
     /// What the page shows, newest deploys and tasks first. It costs no call to the runtime.
-    pub async fn view(&self) -> View {
+    pub async fn view(&self) -> ModelView {
         let state = self.inner.state.lock().await;
-        let mut view = View::default();
+        let mut view = ModelView::default();
         for (id, entry) in &state.requests {
             view.requests.push(RequestView {
                 id: id.clone(),
@@ -326,7 +326,7 @@ impl<R: Runtime> Singularity<R> {
 
 /// What the page shows: a snapshot of the model.
 #[derive(Debug, Default, Serialize)]
-pub struct View {
+pub struct ModelView {
     pub requests: Vec<RequestView>,
     /// Newest first.
     pub deploys: Vec<DeployView>,
@@ -384,5 +384,5 @@ pub struct TaskView {
     pub healthy: bool,
     pub exit_code: Option<i32>,
     /// The newest checks, oldest first.
-    pub health_checks: Vec<HealthCheck>,
+    pub health_checks: Vec<HealthcheckResult>,
 }

@@ -3,6 +3,9 @@
 //! from each look (its rustdoc lists the rules): wait, complete the step's launch, or end
 //! the deploy. A deploy that did not succeed stops its own tasks; the previous deploy's keep
 //! serving; one that succeeded stops the previous deploy's.
+//!
+//! Named after Singularity's `SingularityDeployChecker`; "check" elsewhere is the learners'
+//! `check` crate, and the guard's and the validator's functions are `admit` and `validate_*`.
 
 use std::{
     collections::HashSet,
@@ -179,13 +182,13 @@ async fn next_look<R: Runtime>(
             let look = look(inner, deploy).await?;
             Some(decide::ended_early(&look).map_or(Decision::Wait, Decision::End))
         }
-        decision = check(inner, deploy, plan) => decision,
+        decision = look_and_decide(inner, deploy, plan) => decision,
     }
 }
 
 /// One look at the deploy: the tasks' statuses brought up to date, the ones still running
 /// health-checked, then the decision.
-async fn check<R: Runtime>(
+async fn look_and_decide<R: Runtime>(
     inner: &Arc<Inner<R>>,
     deploy: &Deploying<'_>,
     plan: &Plan,
@@ -340,9 +343,9 @@ async fn launch<R: Runtime>(
                     healthy: false,
                 },
                 // The runtime's own words, e.g. Docker's for an image it cannot find.
-                Err(message) => TaskStatus::Failed {
+                Err(error) => TaskStatus::Failed {
                     code: None,
-                    message,
+                    message: error.to_string(),
                 },
             };
             let live = set_status(&inner, &spec.task_id, status).await;

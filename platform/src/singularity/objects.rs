@@ -239,7 +239,7 @@ pub(crate) struct Deploy {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck_max_total_timeout_seconds: Option<JavaLong>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Healthcheck>,
+    pub healthcheck: Option<HealthcheckOptions>,
     /// Read as `healthCheckProtocol`, written by its getter's name.
     #[serde(
         rename(deserialize = "healthCheckProtocol", serialize = "healthcheckProtocol"),
@@ -334,14 +334,14 @@ impl Deploy {
             && let Some(uri) = &self.healthcheck_uri
         {
             let int = |long: Option<JavaLong>| long.map(|JavaLong(n)| JavaInt(n as i32));
-            self.healthcheck = Some(Healthcheck {
+            self.healthcheck = Some(HealthcheckOptions {
                 uri: Some(uri.clone()),
                 port_index: self.healthcheck_port_index,
                 protocol: self.healthcheck_protocol.clone(),
                 interval_seconds: int(self.healthcheck_interval_seconds),
                 response_timeout_seconds: int(self.healthcheck_timeout_seconds),
                 max_retries: self.healthcheck_max_retries,
-                ..Healthcheck::default()
+                ..HealthcheckOptions::default()
             });
         }
         self
@@ -357,7 +357,7 @@ pub(crate) struct ContainerInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub volumes: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub docker: Option<Docker>,
+    pub docker: Option<DockerInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mesos: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -385,7 +385,7 @@ pub(crate) enum Network {
 /// `SingularityDockerInfo`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Docker {
+pub(crate) struct DockerInfo {
     pub image: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub privileged: Option<bool>,
@@ -401,7 +401,7 @@ pub(crate) struct Docker {
     pub docker_parameters: Option<Value>,
 }
 
-impl Docker {
+impl DockerInfo {
     /// `SingularityDockerInfo`'s constructor: `privileged` is a primitive (false when left
     /// out), `portMappings` and `dockerParameters` lists (the latter made from the
     /// deprecated `parameters` map), `forcePullImage` false.
@@ -439,7 +439,7 @@ pub(crate) struct Resources {
 /// `HealthcheckOptions`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct Healthcheck {
+pub(crate) struct HealthcheckOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

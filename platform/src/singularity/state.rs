@@ -159,7 +159,7 @@ pub(crate) struct TaskEntry {
     pub ports: Vec<u16>,
     pub status: TaskStatus,
     /// The newest health checks, oldest first.
-    pub checks: VecDeque<HealthCheck>,
+    pub checks: VecDeque<HealthcheckResult>,
     /// Whether its last check's connection was refused (Singularity's start-up check).
     pub refused: bool,
     /// How many of its checks failed otherwise (an HTTP error, a timeout).
@@ -207,14 +207,14 @@ pub(crate) const CHECKS_KEPT: usize = 10;
 
 /// One health check: when, and the status it got or why it got none.
 #[derive(Clone, Debug, Serialize)]
-pub struct HealthCheck {
+pub struct HealthcheckResult {
     /// Epoch milliseconds.
     pub at: u64,
     pub status: Option<u16>,
     pub error: Option<String>,
 }
 
-impl HealthCheck {
+impl HealthcheckResult {
     pub fn passed(&self) -> bool {
         self.status
             .is_some_and(|status| (200..300).contains(&status))

@@ -79,8 +79,8 @@ pub(super) async fn refresh<R: Runtime>(inner: &Inner<R>, which: impl Fn(&str) -
     };
     for task_id in running {
         let code = match statuses.get(&task_id) {
-            Some(runtime::TaskStatus::Running) => continue,
-            Some(runtime::TaskStatus::Exited { code }) => *code,
+            Some(runtime::RunStatus::Running) => continue,
+            Some(runtime::RunStatus::Exited { code }) => *code,
             // Removed behind the platform's back: it is gone.
             None => None,
         };

@@ -19,15 +19,15 @@
 //! handlers, [`validate`] the validator's rules (no HTTP in them), [`query`] the reading of
 //! query strings; this file the routes and the shapes of answers they share.
 
+mod counts;
 mod deploys;
 mod disasters;
 mod history;
-mod lifecycle;
 mod list;
 mod query;
+mod request_actions;
 mod requests;
 mod sandbox;
-mod state;
 mod tasks;
 mod unmodelled;
 mod validate;
@@ -58,15 +58,15 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
         )
         .route(
             "/api/requests/request/{id}",
-            get(get_request::<R>).delete(lifecycle::delete::<R>),
+            get(get_request::<R>).delete(request_actions::delete::<R>),
         )
         .route(
             "/api/requests/request/{id}/scale",
-            put(lifecycle::scale::<R>),
+            put(request_actions::scale::<R>),
         )
         .route(
             "/api/requests/request/{id}/bounce",
-            post(lifecycle::bounce::<R>),
+            post(request_actions::bounce::<R>),
         )
         .route("/api/requests/request/{id}/pause", post(pause::<R>))
         .route("/api/requests/request/{id}/unpause", post(unpause::<R>))
@@ -94,7 +94,7 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
             get(tasks::ids_by_status::<R>),
         )
         .route("/api/sandbox/{task_id}/read", get(sandbox::read::<R>))
-        .route("/api/state", get(state::state::<R>))
+        .route("/api/state", get(counts::state::<R>))
         .route(
             "/api/disasters/disabled-actions",
             get(disabled_actions::<R>),
