@@ -21,6 +21,7 @@ use axum::{
     http::{
         HeaderMap, HeaderValue, Method, StatusCode,
         header::{CONTENT_TYPE, HOST, ORIGIN, X_CONTENT_TYPE_OPTIONS},
+        uri::Authority,
     },
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -80,49 +81,32 @@ impl Guard {
     }
 
     /// `NAME[:PORT]`: one of our names (any case, one trailing dot allowed) and this port
-    /// (none stands for 80, HTTP's default).
+    /// (none stands for 80, HTTP's default). Parsed by `http`'s [`Authority`], which also
+    /// takes what a `Host` never carries (`user@`), and a port's sign: both refused here.
     fn is_own_authority(&self, authority: &str) -> bool {
-        let (name, port) = match authority.strip_prefix('[') {
-            Some(bracketed) => match bracketed.split_once(']') {
-                Some((address, "")) => (Name::V6(address), None),
-                Some((address, rest)) => match rest.strip_prefix(':') {
-                    Some(port) => (Name::V6(address), Some(port)),
-                    None => return false,
-                },
-                None => return false,
-            },
-            None => match authority.rsplit_once(':') {
-                Some((name, port)) => (Name::Other(name), Some(port)),
-                None => (Name::Other(authority), None),
-            },
+        let Ok(parsed) = authority.parse::<Authority>() else {
+            return false;
         };
-        let port_matches = match port {
-            None => self.port == 80,
-            Some(digits) => {
-                digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse() == Ok(self.port)
+        if authority.contains('@') {
+            return false;
+        }
+        let port_matches = match &authority[parsed.host().len()..] {
+            "" => self.port == 80,
+            port => {
+                port[1..].bytes().all(|b| b.is_ascii_digit())
+                    && parsed.port_u16() == Some(self.port)
             }
         };
-        port_matches && name.is_ours()
-    }
-}
-
-/// A host name as written in an authority.
-enum Name<'a> {
-    /// Inside `[…]`.
-    V6(&'a str),
-    Other(&'a str),
-}
-
-impl Name<'_> {
-    fn is_ours(&self) -> bool {
-        match *self {
-            Name::V6(address) => address.parse() == Ok(Ipv6Addr::LOCALHOST),
-            Name::Other(name) => {
+        let name = parsed.host();
+        let ours = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+            Some(address) => address.parse() == Ok(Ipv6Addr::LOCALHOST),
+            None => {
                 // `localhost.` is the same name, fully qualified.
                 let name = name.strip_suffix('.').unwrap_or(name);
                 name.eq_ignore_ascii_case("localhost") || name.parse() == Ok(Ipv4Addr::LOCALHOST)
             }
-        }
+        };
+        port_matches && ours
     }
 }
 
@@ -244,6 +228,10 @@ mod tests {
             "[::1]x:7099",
             "[::1:7099",
             "localhost:7099, evil.example",
+            "localhost@evil.example:7099",
+            "evil.example@localhost:7099",
+            "localhost:07099x",
+            "localhost:99999",
             "",
         ] {
             assert_eq!(

@@ -25,6 +25,8 @@ use tokio::{
 
 use printable::visible;
 
+use crate::lock;
+
 use super::{Error, RunStatus, Runtime, TaskSpec};
 
 /// The label on every container the platform starts. Its value is the platform's API port, so
@@ -368,14 +370,6 @@ impl Runtime for Docker {
             self.remove(&older).await;
         }
     }
-}
-
-/// Locks a map shared by clones. A panic elsewhere while it was held leaves it intact: keep
-/// using it.
-fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What `docker ps --format '{{.Label "…task"}}|{{.State}}|{{.Status}}'` lists: each task's

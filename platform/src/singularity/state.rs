@@ -5,7 +5,7 @@
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::Arc,
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::Instant,
 };
 
 use serde::Serialize;
@@ -221,11 +221,7 @@ impl HealthcheckResult {
     }
 }
 
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
+pub(crate) use crate::now_millis;
 
 /// A duration as Singularity prints one in messages (`JavaUtils.durationFromMillis`:
 /// `DurationFormatUtils`, `mm:ss.SSS`): minutes, seconds, milliseconds, e.g. `00:45.012`.

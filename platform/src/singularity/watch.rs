@@ -122,7 +122,7 @@ pub(super) async fn lines<R: Runtime>(inner: &Inner<R>, task_id: &str) -> Option
         }
     }
     let fetched = {
-        let mut cache = inner.fetched.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = crate::lock(&inner.fetched);
         // Only fetches under way or still fresh are kept: at most one per running task.
         cache.retain(|_, fetched| {
             fetched.try_lock().map_or(true, |last| {

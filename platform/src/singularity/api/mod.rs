@@ -132,12 +132,7 @@ impl IntoResponse for Refusal {
                 .into_response(),
             Refusal::Mapped(status, message) => {
                 let body = json!({ "code": status.as_u16(), "message": message });
-                (
-                    status,
-                    [(CONTENT_TYPE, "application/json")],
-                    body.to_string(),
-                )
-                    .into_response()
+                crate::json(status, body.to_string())
             }
         }
     }
@@ -154,12 +149,7 @@ pub(super) fn bad_request(message: impl Into<String>) -> Refusal {
 }
 
 pub(super) fn ok(body: Value) -> Response {
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    crate::json(StatusCode::OK, body.to_string())
 }
 
 /// The body, read as Jackson reads it into `T` (unknown fields ignored, as Singularity's
