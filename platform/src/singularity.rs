@@ -63,10 +63,11 @@
 //!
 //! # Where this double differs from Singularity
 //!
-//! - Left out: scheduled and one-off requests run no tasks of their own; `command` deploys
-//!   (no image), canary steps and acceptance hooks, load balancers, bounces, scaling up a
-//!   running deploy (refused: a changed `instances` applies from the next deploy), webhooks,
-//!   authentication (a deploy's marker has no `user`). A task's sandbox is its last lines. A paused request
+//! Which fields of a deploy are done and which refused, and what is left out, is one table
+//! and one list, in docs/platform.md ("Fields: done or refused", "What it leaves out");
+//! `platform/tests/api/fields.rs` holds every row to the code. Here, how the model differs:
+//!
+//! - A task's sandbox is its last lines; a deploy's marker has no `user`. A paused request
 //!   becomes `DEPLOYING_TO_UNPAUSE` only once its deploy is accepted (Singularity: before it
 //!   checks for a deploy in progress).
 //! - A task that exits: the failure's message is Mesos's "Container exited with status N",
@@ -76,8 +77,8 @@
 //!   default), but only within the task's own scheme, host and port (Singularity: anywhere);
 //!   a redirect elsewhere is a failed check whose error says it was not followed.
 //! - Health checks: one every interval, also while refused (Singularity re-checks a refused
-//!   one sooner); `failureStatusCodes`, `startupDelaySeconds`, `skipHealthchecksOnDeploy`,
-//!   and `healthcheckResultFilePath` are not read; without a health check a task is healthy after
+//!   one sooner); the options the platform does not model are refused (the table); without a
+//!   health check a task is healthy after
 //!   running one check interval (`considerTaskHealthyAfterRunningForSeconds` defaults to
 //!   5 s, as the interval does). The deploy is looked at every health-check interval, never
 //!   more often than every 10 ms; a cancel or a pause wakes the checker at once.
