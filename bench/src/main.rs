@@ -14,6 +14,7 @@ use clap::Parser;
 
 mod nginx;
 mod node;
+mod probe;
 mod report;
 mod server;
 mod tools;

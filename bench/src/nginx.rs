@@ -18,7 +18,7 @@ use test_support::{
     http,
 };
 
-use crate::server;
+use crate::probe;
 
 /// A master process and one worker that keeps up to `connections` open, logging nothing but
 /// errors, on `port`; every temporary path under `dir` so that nothing outside it is touched.
@@ -80,8 +80,8 @@ impl Nginx {
             }
             thread::sleep(Duration::from_millis(10));
         }
-        server::expect_body(&format!("{url}/"), HELLO)?;
-        server::expect_body(&format!("{url}/health"), HEALTHY)?;
+        probe::expect_body(&format!("{url}/"), HELLO)?;
+        probe::expect_body(&format!("{url}/health"), HEALTHY)?;
         Ok(Nginx {
             app,
             url,
@@ -105,7 +105,7 @@ impl Nginx {
         [self.app.pid()]
             .into_iter()
             .chain(self.workers())
-            .map(|pid| server::status_kib(pid, "VmHWM"))
+            .map(|pid| probe::status_kib(pid, "VmHWM"))
             .sum()
     }
 }

@@ -1,10 +1,9 @@
 //! A measured server (a step's binary, or Node.js running the workshop's app): started and
 //! stopped through test-support's `App` with the environment Mesos gives, loaded next to
-//! nginx, its CPU time and memory read from `/proc`.
+//! nginx, its CPU time and memory read from `/proc` ([`crate::probe`]).
 
 use std::{
     ffi::OsString,
-    fs,
     os::unix::process::ExitStatusExt,
     path::PathBuf,
     process::Command,
@@ -12,14 +11,18 @@ use std::{
     time::{Duration, Instant},
 };
 
-use nix::{sys::signal::Signal, unistd::Pid};
+use nix::sys::signal::Signal;
 use test_support::{
     app::{App, EXIT_DEADLINE},
     contracts::{HEALTHY, MESOS_ENV},
-    http,
 };
 
-use crate::{median, nginx::Nginx, wrk};
+use crate::{
+    median,
+    nginx::Nginx,
+    probe::{expect_body, status_kib},
+    wrk,
+};
 
 /// How long to wait for a port that another program holds (step 02 always takes 3000).
 const BUSY_PORT_WAIT: Duration = Duration::from_secs(30);
@@ -175,41 +178,4 @@ impl Server {
             peak_rss_kib: status_kib(app.pid(), "VmHWM")?,
         })
     }
-}
-
-/// Checks that `GET url` answers 200 with `body`.
-pub fn expect_body(url: &str, body: &str) -> Result<(), String> {
-    match http::get(url)? {
-        response if response.status == 200 && response.body == body => Ok(()),
-        other => Err(format!("GET {url}: expected 200 {body:?}, got {other:?}")),
-    }
-}
-
-/// The CPU time that the processes `pids` have taken so far, all their threads added up.
-pub fn cpu_time(pids: &[Pid]) -> Result<Duration, String> {
-    let mut total = Duration::ZERO;
-    for pid in pids {
-        let tasks = format!("/proc/{pid}/task");
-        let threads = fs::read_dir(&tasks).map_err(|err| format!("{tasks}: {err}"))?;
-        for thread in threads.flatten() {
-            // The first field of schedstat: nanoseconds spent on a CPU.
-            let schedstat = fs::read_to_string(thread.path().join("schedstat"));
-            let ns = schedstat
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse().ok());
-            total += Duration::from_nanos(ns.unwrap_or(0));
-        }
-    }
-    Ok(total)
-}
-
-/// A field of `/proc/PID/status` that counts kB (`VmRSS`: resident now, `VmHWM`: peak).
-pub fn status_kib(pid: Pid, field: &str) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/status");
-    let status = fs::read_to_string(&path).map_err(|err| format!("{path}: {err}"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().strip_suffix(" kB")?.parse().ok())
-        .ok_or(format!("no {field} in {path}"))
 }

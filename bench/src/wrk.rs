@@ -11,7 +11,7 @@ use std::{
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use crate::{server, tools};
+use crate::{probe, tools};
 
 /// Called by wrk once the load is over: one line of exact figures (microseconds).
 const REPORT_SCRIPT: &str = r#"
@@ -67,7 +67,7 @@ impl Load {
     /// and returns what wrk measured and the CPU time the server took meanwhile.
     pub fn run(&self, url: &str, connections: u32, server: &[Pid]) -> Result<Figures, String> {
         eprintln!("  GET {url} for {} s", self.duration.as_secs());
-        let cpu_before = server::cpu_time(server)?;
+        let cpu_before = probe::cpu_time(server)?;
         let output = Command::new(&self.wrk)
             .arg(format!("--threads={}", self.threads))
             .arg(format!("--connections={connections}"))
@@ -78,7 +78,7 @@ impl Load {
             .stdin(Stdio::null())
             .output()
             .map_err(|err| format!("cannot run {}: {err}", self.wrk.display()))?;
-        let cpu = server::cpu_time(server)? - cpu_before;
+        let cpu = probe::cpu_time(server)? - cpu_before;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let [requests, duration_us, p50_us, p99_us, errors] = parse(&stdout).ok_or(format!(
             "wrk {url} printed no figures ({}):\n{stdout}{}",

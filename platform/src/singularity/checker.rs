@@ -14,7 +14,7 @@ use std::{
         Arc, LazyLock,
         atomic::{AtomicU32, Ordering},
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use tokio::sync::Notify;
@@ -30,9 +30,6 @@ use super::{
     watch::{self, keep_lines},
 };
 use crate::runtime::{CommandInfo, Runtime, TaskSpec};
-
-/// The shortest pause between two looks at a deploy (or at all tasks).
-pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What a deploy runs, read from the saved deploy.
 struct Plan {
@@ -174,7 +171,7 @@ async fn next_look<R: Runtime>(
     wake: &Notify,
 ) -> Option<Decision> {
     // (A platform started with a tiny `--check-interval` must not make this a busy loop.)
-    let interval = plan.timing.interval.max(MIN_INTERVAL);
+    let interval = plan.timing.interval.max(limits::MIN_INTERVAL);
     let _ = tokio::time::timeout(interval, wake.notified()).await;
     tokio::select! {
         biased;
@@ -241,23 +238,6 @@ async fn complete_step<R: Runtime>(inner: &Inner<R>, request_id: &str, active: u
     let mut state = inner.state.lock().await;
     if let Some(pending) = (state.requests.get_mut(request_id)).and_then(|r| r.pending.as_mut()) {
         pending.complete_step(active, now_millis());
-    }
-}
-
-/// Sets a live task's status; whether it was still live (a stopped or failed one stays as
-/// it ended).
-pub(super) async fn set_status<R: Runtime>(
-    inner: &Inner<R>,
-    task_id: &str,
-    status: TaskStatus,
-) -> bool {
-    let mut state = inner.state.lock().await;
-    match state.tasks.iter_mut().find(|t| t.id.id == task_id) {
-        Some(task) if task.status.live() => {
-            task.status = status;
-            true
-        }
-        _ => false,
     }
 }
 
@@ -348,7 +328,7 @@ async fn launch<R: Runtime>(
                     message: error.to_string(),
                 },
             };
-            let live = set_status(&inner, &spec.task_id, status).await;
+            let live = inner.state.lock().await.set_status(&spec.task_id, status);
             if ran && !live {
                 // Stopped (deploy ended, platform stopping) while it was starting.
                 inner
@@ -454,7 +434,11 @@ async fn stop_then<R: Runtime>(inner: &Arc<Inner<R>>, tasks: Vec<String>, keep: 
             let inner = Arc::clone(inner);
             tokio::spawn(async move {
                 // Marked first: a task still starting then stops itself once started.
-                set_status(&inner, &task_id, TaskStatus::Killed).await;
+                inner
+                    .state
+                    .lock()
+                    .await
+                    .set_status(&task_id, TaskStatus::Killed);
                 inner
                     .runtime
                     .stop(&task_id, inner.settings.stop_grace)

@@ -28,6 +28,20 @@ pub(crate) struct State {
     pub disabled_actions: BTreeMap<String, String>,
 }
 
+impl State {
+    /// Sets a live task's status; whether it was still live (a stopped or failed one stays as
+    /// it ended).
+    pub fn set_status(&mut self, task_id: &str, status: TaskStatus) -> bool {
+        match self.tasks.iter_mut().find(|t| t.id.id == task_id) {
+            Some(task) if task.status.live() => {
+                task.status = status;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 pub(crate) struct RequestEntry {
     /// The SingularityRequest as saved, `requestType` filled in.
     pub request: Request,

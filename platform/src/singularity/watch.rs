@@ -9,11 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{
-    Inner,
-    checker::{MIN_INTERVAL, set_status},
-    state::TaskStatus,
-};
+use super::{Inner, limits::MIN_INTERVAL, state::TaskStatus};
 use crate::runtime::{self, Runtime};
 
 /// How many lines of a task are kept when it ends, and shown for a running one.
@@ -93,7 +89,8 @@ pub(super) async fn refresh<R: Runtime>(inner: &Inner<R>, which: impl Fn(&str) -
         if !quoted.is_empty() {
             message.push_str(&format!("; last lines: {}", quoted.join(" | ")));
         }
-        set_status(inner, &task_id, TaskStatus::Failed { code, message }).await;
+        let failed = TaskStatus::Failed { code, message };
+        inner.state.lock().await.set_status(&task_id, failed);
     }
 }
 
