@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use super::{
     lifecycle::{DeployState, FailureReason, RequestState},
-    objects::{Deploy, Request},
+    objects::{Deploy, Request, non_absent},
 };
 
 /// Everything the model holds, behind one lock.
@@ -80,40 +80,41 @@ pub(crate) struct DeployEntry {
     pub result: Option<DeployResult>,
 }
 
-/// `SingularityDeployMarker`: who started the deploy, when, and why.
-#[derive(Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Marker {
-    pub request_id: String,
-    pub deploy_id: String,
-    pub timestamp: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+non_absent! {
+    /// `SingularityDeployMarker`: who started the deploy, when, and why.
+    #[derive(Clone, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Marker {
+        pub request_id: String,
+        pub deploy_id: String,
+        pub timestamp: u64,
+        pub user: Option<String>,
+        pub message: Option<String>,
+    }
 }
 
-/// `SingularityDeployResult`.
-#[derive(Clone, Serialize)]
-pub(crate) struct DeployResult {
-    #[serde(rename = "deployState")]
-    pub state: DeployState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(rename = "deployFailures")]
-    pub failures: Vec<Failure>,
-    pub timestamp: u64,
+non_absent! {
+    /// `SingularityDeployResult`.
+    #[derive(Clone, Serialize)]
+    pub(crate) struct DeployResult {
+        #[serde(rename = "deployState")]
+        pub state: DeployState,
+        pub message: Option<String>,
+        #[serde(rename = "deployFailures")]
+        pub failures: Vec<Failure>,
+        pub timestamp: u64,
+    }
 }
 
-/// `SingularityDeployFailure`: one task's (or the deploy's) cause.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Failure {
-    pub reason: FailureReason,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<TaskId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+non_absent! {
+    /// `SingularityDeployFailure`: one task's (or the deploy's) cause.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Failure {
+        pub reason: FailureReason,
+        pub task_id: Option<TaskId>,
+        pub message: Option<String>,
+    }
 }
 
 /// `SingularityTaskId`, as Singularity serialises it.
