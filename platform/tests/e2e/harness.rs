@@ -167,6 +167,18 @@ impl Platform {
         serde_json::from_str(&body).unwrap_or_else(|err| self.app.fail(&format!("{path}: {err}")))
     }
 
+    /// Starts the platform with [`FAST`] timings if Docker holds `image`, creates the request
+    /// `hello-mesos` and starts its deploy `first` of `image`; else says why not through
+    /// [`skip`].
+    pub fn first_deploy_of(image: &str) -> Option<Platform> {
+        let platform = Platform::start_for(&[image])?.request("hello-mesos");
+        let (status, body) = platform.deploy("hello-mesos", "first", image, serde_json::json!({}));
+        platform
+            .app
+            .check(status == 200, &format!("POST deploy -> {status} {body}"));
+        Some(platform)
+    }
+
     /// Creates the request `id`, of one instance.
     pub fn request(self, id: &str) -> Platform {
         let body = serde_json::json!({"id": id, "daemon": true, "instances": 1});
