@@ -14,8 +14,8 @@
 //!   details (they are only shown in debug mode). A body sent without
 //!   `Content-Type: application/json` gets Jersey's 415, through the same mapper.
 //!
-//! Each concern has its file: [`requests`], [`list`], [`lifecycle`], [`deploys`],
-//! [`history`], [`tasks`], [`sandbox`], [`state`] and [`disasters`] hold the resources'
+//! Each concern has its file: [`requests`], [`list`], [`request_actions`], [`deploys`],
+//! [`history`], [`tasks`], [`sandbox`], [`counts`] and [`disasters`] hold the resources'
 //! handlers, [`validate`] the validator's rules (no HTTP in them), [`query`] the reading of
 //! query strings; this file the routes and the shapes of answers they share.
 
