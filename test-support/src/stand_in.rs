@@ -240,13 +240,6 @@ impl Default for Reserved {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago, for a server that starts at once (see
-/// [`Reserved`] for one that starts later, or never).
-pub fn free_address() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address")
-}
-
 #[cfg(test)]
 mod tests {
     use axum::{http::StatusCode, routing::post};
