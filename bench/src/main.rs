@@ -15,6 +15,7 @@ use clap::Parser;
 mod cores;
 mod nginx;
 mod node;
+mod probe;
 mod report;
 mod server;
 mod tools;

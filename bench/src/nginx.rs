@@ -17,7 +17,7 @@ use test_support::{
     http,
 };
 
-use crate::{cores::Cores, server};
+use crate::{cores::Cores, probe};
 
 /// A master process and one worker that keeps up to `connections` open, logging nothing but
 /// errors, on `port`; every temporary path under `dir` so that nothing outside it is touched.
@@ -78,13 +78,13 @@ impl Nginx {
             if !app.is_running() || Instant::now() > deadline {
                 return Err(format!(
                     "nginx did not start:\n{}",
-                    server::shown(&app.stderr())
+                    probe::shown(&app.stderr())
                 ));
             }
             thread::sleep(Duration::from_millis(10));
         }
-        server::expect_body(&format!("{url}/"), HELLO)?;
-        server::expect_body(&format!("{url}/health"), HEALTHY)?;
+        probe::expect_body(&format!("{url}/"), HELLO)?;
+        probe::expect_body(&format!("{url}/health"), HEALTHY)?;
         Ok(Nginx {
             app,
             url,
@@ -108,7 +108,7 @@ impl Nginx {
         [self.app.pid()]
             .into_iter()
             .chain(self.workers())
-            .map(|pid| server::status_kib(pid, "VmHWM"))
+            .map(|pid| probe::status_kib(pid, "VmHWM"))
             .sum()
     }
 }

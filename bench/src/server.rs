@@ -1,10 +1,10 @@
 //! A measured server (a step's binary, a step's image, or Node.js running the workshop's app):
 //! started and stopped through test-support's `App` with the environment Mesos gives, on the
-//! servers' core, loaded next to nginx, its CPU time and memory read from `/proc`.
+//! servers' core, loaded next to nginx, its CPU time and memory read from `/proc`
+//! ([`crate::probe`]).
 
 use std::{
     ffi::OsString,
-    fs,
     os::unix::process::ExitStatusExt,
     path::PathBuf,
     process::Command,
@@ -16,10 +16,15 @@ use nix::{sys::signal::Signal, unistd::Pid};
 use test_support::{
     app::{App, EXIT_DEADLINE},
     contracts::{HEALTHY, MESOS_ENV},
-    http,
 };
 
-use crate::{cores::Cores, median, nginx::Nginx, wrk};
+use crate::{
+    cores::Cores,
+    median,
+    nginx::Nginx,
+    probe::{expect_body, shown, status_kib},
+    wrk,
+};
 
 /// How long to wait for a port that another program holds (step 02 always takes 3000).
 const BUSY_PORT_WAIT: Duration = Duration::from_secs(30);
@@ -216,12 +221,6 @@ impl Server {
     }
 }
 
-/// What a server printed, each line with its control characters shown, not obeyed.
-pub fn shown(printed: &str) -> String {
-    let lines: Vec<_> = printed.trim_end().lines().map(printable::visible).collect();
-    lines.join("\n")
-}
-
 /// The host PID of the first process of the running container `name`.
 fn container_pid(docker: &PathBuf, name: &str) -> Result<Pid, String> {
     let output = Command::new(docker)
@@ -231,41 +230,4 @@ fn container_pid(docker: &PathBuf, name: &str) -> Result<Pid, String> {
     let pid = String::from_utf8_lossy(&output.stdout).trim().parse();
     pid.map(Pid::from_raw)
         .map_err(|_| format!("docker inspect {name}: no PID"))
-}
-
-/// Checks that `GET url` answers 200 with `body`.
-pub fn expect_body(url: &str, body: &str) -> Result<(), String> {
-    match http::get(url)? {
-        response if response.status == 200 && response.body == body => Ok(()),
-        other => Err(format!("GET {url}: expected 200 {body:?}, got {other:?}")),
-    }
-}
-
-/// The CPU time that the processes `pids` have taken so far, all their threads added up.
-pub fn cpu_time(pids: &[Pid]) -> Result<Duration, String> {
-    let mut total = Duration::ZERO;
-    for pid in pids {
-        let tasks = format!("/proc/{pid}/task");
-        let threads = fs::read_dir(&tasks).map_err(|err| format!("{tasks}: {err}"))?;
-        for thread in threads.flatten() {
-            // The first field of schedstat: nanoseconds spent on a CPU.
-            let schedstat = fs::read_to_string(thread.path().join("schedstat"));
-            let ns = schedstat
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse().ok());
-            total += Duration::from_nanos(ns.unwrap_or(0));
-        }
-    }
-    Ok(total)
-}
-
-/// A field of `/proc/PID/status` that counts kB (`VmRSS`: resident now, `VmHWM`: peak).
-pub fn status_kib(pid: Pid, field: &str) -> Result<u64, String> {
-    let path = format!("/proc/{pid}/status");
-    let status = fs::read_to_string(&path).map_err(|err| format!("{path}: {err}"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|value| value.trim().strip_suffix(" kB")?.parse().ok())
-        .ok_or(format!("no {field} in {path}"))
 }

@@ -9,7 +9,7 @@ use nix::{
 };
 use tempfile::TempDir;
 
-use crate::{cores::Cores, median, server, tools};
+use crate::{cores::Cores, median, probe, tools};
 
 /// Called by wrk once the load is over: one line of exact figures (microseconds).
 const REPORT_SCRIPT: &str = r#"
@@ -115,7 +115,7 @@ impl Load {
     /// wrk's own.
     pub fn run(&self, url: &str, connections: u32, server: &[Pid]) -> Result<Figures, String> {
         eprintln!("  GET {url} for {} s", self.duration.as_secs());
-        let cpu_before = server::cpu_time(server)?;
+        let cpu_before = probe::cpu_time(server)?;
         // wrk is the only child that ends during the load: the children's CPU time grows by
         // its own.
         let load_before = children_cpu()?;
@@ -129,7 +129,7 @@ impl Load {
             .stdin(Stdio::null())
             .output()
             .map_err(|err| format!("cannot run {}: {err}", self.wrk.display()))?;
-        let cpu = server::cpu_time(server)? - cpu_before;
+        let cpu = probe::cpu_time(server)? - cpu_before;
         let load_cpu = children_cpu()?.saturating_sub(load_before);
         let stdout = String::from_utf8_lossy(&output.stdout);
         let [requests, duration_us, p50_us, p99_us, errors] = parse(&stdout).ok_or(format!(

@@ -53,7 +53,7 @@ use std::{thread, time::Duration};
 
 use tokio::{runtime, sync::oneshot, time};
 
-pub use settings::Settings;
+pub use settings::{Error, Settings};
 
 use heartbeat::Heartbeat;
 

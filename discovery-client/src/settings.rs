@@ -1,6 +1,6 @@
 //! Where to announce and what, read from the environment.
 
-use std::{env, net::IpAddr, time::Duration};
+use std::{env, fmt, net::IpAddr, time::Duration};
 
 use hyper::http::uri::Authority;
 
@@ -33,21 +33,21 @@ impl Settings {
     /// | `TASK_HOST` | refused if unspecified (`0.0.0.0`, `::`): others could not reach it |
     ///
     /// `Ok(None)` in development mode, because a service running on a laptop must never be
-    /// announced: nothing else is read then. `Err` is a one-line message naming the
-    /// variable at fault, such as `DISCOVERY_HOST not set`.
-    pub fn from_env() -> Result<Option<Settings>, String> {
+    /// announced: nothing else is read then. An [`Error`] names the variable at fault; it
+    /// displays as one line, such as `DISCOVERY_HOST not set`.
+    pub fn from_env() -> Result<Option<Settings>, Error> {
         Settings::from_vars(|name| env::var(name).ok())
     }
 
     /// [`Settings::from_env`], with the variables looked up by `var` instead: unset and
     /// empty both mean "not given".
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Settings>, String> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Option<Settings>, Error> {
         let non_empty = |name| var(name).filter(|value: &String| !value.is_empty());
         let environment = match non_empty("OT_ENV") {
             Some(name) if name != "development" => name,
             _ => return Ok(None),
         };
-        let host = non_empty("DISCOVERY_HOST").ok_or("DISCOVERY_HOST not set")?;
+        let host = non_empty("DISCOVERY_HOST").ok_or(Error::DiscoveryHostNotSet)?;
         // The URLs are built around it, so it must be a bare host name or address and
         // an optional port: no scheme, no path.
         let bare = host
@@ -55,7 +55,7 @@ impl Settings {
             .all(|c| c.is_ascii_alphanumeric() || "-._:[]".contains(c));
         let authority: Option<Authority> = host.parse().ok();
         if !bare || authority.as_ref().and_then(address_of).is_none() {
-            return Err(format!("DISCOVERY_HOST is not a host[:port]: {host:?}"));
+            return Err(Error::DiscoveryHostInvalid(host));
         }
         // We announce TASK_HOST: "every address of this machine" would send others to themselves.
         let task_host = non_empty("TASK_HOST").unwrap_or_default();
@@ -63,9 +63,7 @@ impl Settings {
             .parse::<IpAddr>()
             .is_ok_and(|ip| ip.is_unspecified())
         {
-            return Err(format!(
-                "TASK_HOST {task_host} cannot be announced: set it to this machine's name or address"
-            ));
+            return Err(Error::TaskHostUnspecified(task_host));
         }
         let service_type = non_empty("SERVICE_TYPE").unwrap_or_else(|| "hello-mesos".into());
         let heartbeat = match non_empty("DISCOVERY_HEARTBEAT_MS") {
@@ -75,11 +73,7 @@ impl Settings {
                 .ok()
                 .filter(|&ms| ms > 0)
                 .map(Duration::from_millis)
-                .ok_or_else(|| {
-                    format!(
-                        "DISCOVERY_HEARTBEAT_MS is not a positive number of milliseconds: {ms:?}"
-                    )
-                })?,
+                .ok_or(Error::HeartbeatInvalid(ms))?,
         };
         Ok(Some(Settings {
             host,
@@ -90,12 +84,48 @@ impl Settings {
     }
 }
 
+/// Why [`Settings::from_env`] cannot announce: a variable missing or wrong, with its value.
+/// A service exits with code 3 on it, after printing it (one line).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// `DISCOVERY_HOST` is unset or empty, outside development mode.
+    DiscoveryHostNotSet,
+    /// `DISCOVERY_HOST` is not a bare `host[:port]` (the value given).
+    DiscoveryHostInvalid(String),
+    /// `TASK_HOST` is an unspecified address (`0.0.0.0`, `::`), which no one else can reach.
+    TaskHostUnspecified(String),
+    /// `DISCOVERY_HEARTBEAT_MS` is not a positive whole number (the value given).
+    HeartbeatInvalid(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::DiscoveryHostNotSet => write!(f, "DISCOVERY_HOST not set"),
+            Error::DiscoveryHostInvalid(host) => {
+                write!(f, "DISCOVERY_HOST is not a host[:port]: {host:?}")
+            }
+            Error::TaskHostUnspecified(task_host) => write!(
+                f,
+                "TASK_HOST {task_host} cannot be announced: set it to this machine's name or address"
+            ),
+            Error::HeartbeatInvalid(ms) => write!(
+                f,
+                "DISCOVERY_HEARTBEAT_MS is not a positive number of milliseconds: {ms:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The settings read from exactly `vars`.
-    fn read(vars: &[(&str, &str)]) -> Result<Option<Settings>, String> {
+    fn read(vars: &[(&str, &str)]) -> Result<Option<Settings>, Error> {
         Settings::from_vars(|name| {
             let found = vars.iter().find(|(var, _)| *var == name);
             found.map(|(_, value)| value.to_string())
@@ -153,7 +183,8 @@ mod tests {
             let mut vars = vec![("OT_ENV", "pp-sf"), ("DISCOVERY_HOST", "discovery:8090")];
             vars.retain(|(var, _)| *var != name);
             vars.push((name, value));
-            assert_eq!(read(&vars), Err(message.to_string()), "{name}={value:?}");
+            let error = read(&vars).expect_err(name);
+            assert_eq!(error.to_string(), message, "{name}={value:?}");
         }
     }
 }

@@ -380,7 +380,7 @@ fn a_deploy_that_never_ends_stops_at_the_timeout() {
 
 #[test]
 fn an_unreachable_singularity_is_one_line_with_the_url() {
-    let url = singularity::unreachable_url();
+    let (_reserved, url) = singularity::unreachable_url();
     let line = fails(deploy(&url, &ConfigTree::workshop(), &[], "7"), 1);
     mentions(&line, &[&format!("POST {url}/api/requests: "), "refused"]);
 }
@@ -389,7 +389,7 @@ fn an_unreachable_singularity_is_one_line_with_the_url() {
 fn ignores_proxies_set_in_the_environment() {
     let singularity = LocalSingularity::start(LocalSingularity::quick());
     let tree = ConfigTree::workshop();
-    let proxy = singularity::unreachable_url();
+    let (_reserved, proxy) = singularity::unreachable_url();
     let mut run = deploy(&singularity.url(), &tree, &[], "7");
     for name in [
         "HTTP_PROXY",

@@ -151,7 +151,7 @@ fn a_deploy_that_stays_not_found_ends_the_run() {
     let polls = server
         .received()
         .iter()
-        .filter(|r| r.request_line.starts_with("GET "))
+        .filter(|r| r.method == "GET")
         .count();
     assert_eq!(polls, 3);
 }

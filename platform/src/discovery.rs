@@ -13,14 +13,14 @@
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime},
 };
 
 use axum::{
     Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Path, State},
-    http::{HeaderMap, StatusCode, Uri, header},
+    http::{HeaderMap, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::{delete, get, post},
 };
@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use crate::guard;
+use crate::{guard, now_millis};
 
 /// How long an announcement lives without a heartbeat. Step 09 (like OpenTable's clients)
 /// renews every 10 s: 25 s is two heartbeats and 5 s of slack for a slow one, so one lost
@@ -95,7 +95,7 @@ pub struct Event {
 /// What the page shows of discovery.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct View {
+pub struct DiscoveryView {
     pub uri: String,
     pub ttl_seconds: u64,
     pub announcements: Vec<AnnouncementView>,
@@ -148,7 +148,7 @@ impl Discovery {
     }
 
     /// What the page shows.
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> DiscoveryView {
         self.sweep();
         let state = self.lock();
         let announcements = state
@@ -175,7 +175,7 @@ impl Discovery {
                 }
             })
             .collect();
-        View {
+        DiscoveryView {
             uri: self.inner.self_uri.clone(),
             ttl_seconds: self.inner.ttl.as_secs(),
             announcements,
@@ -184,10 +184,7 @@ impl Discovery {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Announcements> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock(&self.inner.state)
     }
 
     fn sweep(&self) {
@@ -383,46 +380,18 @@ fn bad_request(message: String) -> Response {
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_millis() as u64)
+    crate::json(status, body.to_string())
 }
 
 /// `2026-01-31T12:00:00.123Z`: a UTC time as JSON dates are usually written.
 fn rfc3339(time: SystemTime) -> String {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = since.as_secs();
-    let (days, rest) = (seconds / 86_400, seconds % 86_400);
-    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        since.subsec_millis()
-    )
+    humantime::format_rfc3339_millis(time).to_string()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]

@@ -10,7 +10,7 @@
 //!   the other names): a form or `fetch` on another site sends its own origin, or `null`.
 //!   Tools (curl, `otpl-deploy`, step 09's client) send no `Origin` at all.
 //!
-//! [`Guard::check`] decides; [`guarded`] puts it in front of a router. Bodies are checked
+//! [`Guard::admit`] decides; [`guarded`] puts it in front of a router. Bodies are checked
 //! where they are read: [`is_json`] is the one test of `Content-Type` every JSON route uses.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -21,6 +21,7 @@ use axum::{
     http::{
         HeaderMap, HeaderValue, Method, StatusCode,
         header::{CONTENT_TYPE, HOST, ORIGIN, X_CONTENT_TYPE_OPTIONS},
+        uri::Authority,
     },
     middleware::{self, Next},
     response::{IntoResponse, Response},
@@ -34,7 +35,7 @@ pub struct Guard {
 
 /// Why a request was refused (each a 403 with one line of text).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub enum Forbidden {
     /// No `Host` header (HTTP/1.0, or a hand-written request).
     NoHost,
     /// A `Host` (or absolute request target) that is not this platform.
@@ -51,19 +52,19 @@ impl Guard {
 
     /// Whether a request with this method, `Host` and `Origin` (as sent; `None` when absent)
     /// may go on.
-    pub fn check(
+    pub fn admit(
         &self,
         method: &Method,
         host: Option<&str>,
         origin: Option<&str>,
-    ) -> Result<(), Refusal> {
-        let host = host.ok_or(Refusal::NoHost)?;
+    ) -> Result<(), Forbidden> {
+        let host = host.ok_or(Forbidden::NoHost)?;
         if !self.is_own_authority(host) {
-            return Err(Refusal::ForeignHost(shorten(host)));
+            return Err(Forbidden::ForeignHost(shorten(host)));
         }
         let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
         match origin {
-            Some(origin) if !safe && !self.is_own_origin(origin) => Err(Refusal::ForeignOrigin {
+            Some(origin) if !safe && !self.is_own_origin(origin) => Err(Forbidden::ForeignOrigin {
                 method: method.clone(),
                 origin: shorten(origin),
             }),
@@ -80,49 +81,32 @@ impl Guard {
     }
 
     /// `NAME[:PORT]`: one of our names (any case, one trailing dot allowed) and this port
-    /// (none stands for 80, HTTP's default).
+    /// (none stands for 80, HTTP's default). Parsed by `http`'s [`Authority`], which also
+    /// takes what a `Host` never carries (`user@`), and a port's sign: both refused here.
     fn is_own_authority(&self, authority: &str) -> bool {
-        let (name, port) = match authority.strip_prefix('[') {
-            Some(bracketed) => match bracketed.split_once(']') {
-                Some((address, "")) => (Name::V6(address), None),
-                Some((address, rest)) => match rest.strip_prefix(':') {
-                    Some(port) => (Name::V6(address), Some(port)),
-                    None => return false,
-                },
-                None => return false,
-            },
-            None => match authority.rsplit_once(':') {
-                Some((name, port)) => (Name::Other(name), Some(port)),
-                None => (Name::Other(authority), None),
-            },
+        let Ok(parsed) = authority.parse::<Authority>() else {
+            return false;
         };
-        let port_matches = match port {
-            None => self.port == 80,
-            Some(digits) => {
-                digits.bytes().all(|b| b.is_ascii_digit()) && digits.parse() == Ok(self.port)
+        if authority.contains('@') {
+            return false;
+        }
+        let port_matches = match &authority[parsed.host().len()..] {
+            "" => self.port == 80,
+            port => {
+                port[1..].bytes().all(|b| b.is_ascii_digit())
+                    && parsed.port_u16() == Some(self.port)
             }
         };
-        port_matches && name.is_ours()
-    }
-}
-
-/// A host name as written in an authority.
-enum Name<'a> {
-    /// Inside `[…]`.
-    V6(&'a str),
-    Other(&'a str),
-}
-
-impl Name<'_> {
-    fn is_ours(&self) -> bool {
-        match *self {
-            Name::V6(address) => address.parse() == Ok(Ipv6Addr::LOCALHOST),
-            Name::Other(name) => {
+        let name = parsed.host();
+        let ours = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+            Some(address) => address.parse() == Ok(Ipv6Addr::LOCALHOST),
+            None => {
                 // `localhost.` is the same name, fully qualified.
                 let name = name.strip_suffix('.').unwrap_or(name);
                 name.eq_ignore_ascii_case("localhost") || name.parse() == Ok(Ipv4Addr::LOCALHOST)
             }
-        }
+        };
+        port_matches && ours
     }
 }
 
@@ -134,14 +118,14 @@ fn shorten(text: &str) -> String {
     }
 }
 
-impl IntoResponse for Refusal {
+impl IntoResponse for Forbidden {
     fn into_response(self) -> Response {
         let why = match self {
-            Refusal::NoHost => "a request must name this platform in its Host header".into(),
-            Refusal::ForeignHost(host) => format!(
+            Forbidden::NoHost => "a request must name this platform in its Host header".into(),
+            Forbidden::ForeignHost(host) => format!(
                 "Host {host:?} is not this platform: use localhost, 127.0.0.1 or [::1] with this port"
             ),
-            Refusal::ForeignOrigin { method, origin } => format!(
+            Forbidden::ForeignOrigin { method, origin } => format!(
                 "a {method} from another site (Origin {origin:?}) cannot change this platform"
             ),
         };
@@ -152,10 +136,10 @@ impl IntoResponse for Refusal {
 /// `router` behind the guard of the listener on `port`. Every answer also carries
 /// `X-Content-Type-Options: nosniff`: no browser takes a text or JSON answer for a page.
 pub fn guarded(router: Router, port: u16) -> Router {
-    router.layer(middleware::from_fn_with_state(Guard::new(port), check))
+    router.layer(middleware::from_fn_with_state(Guard::new(port), screen))
 }
 
-async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+async fn screen(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     // Two `Host` headers are one too many: joined, they are no name of ours.
     let hosts: Vec<String> = headers
@@ -180,7 +164,7 @@ async fn check(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
         .collect();
     let origin = (!origins.is_empty()).then(|| origins.join(", "));
-    let mut response = match guard.check(request.method(), host.as_deref(), origin.as_deref()) {
+    let mut response = match guard.admit(request.method(), host.as_deref(), origin.as_deref()) {
         Ok(()) => next.run(request).await,
         Err(refusal) => refusal.into_response(),
     };
@@ -207,12 +191,12 @@ mod tests {
 
     const PORT: u16 = 7099;
 
-    fn host(host: &str) -> Result<(), Refusal> {
-        Guard::new(PORT).check(&Method::GET, Some(host), None)
+    fn host(host: &str) -> Result<(), Forbidden> {
+        Guard::new(PORT).admit(&Method::GET, Some(host), None)
     }
 
-    fn post(origin: Option<&str>) -> Result<(), Refusal> {
-        Guard::new(PORT).check(&Method::POST, Some("localhost:7099"), origin)
+    fn post(origin: Option<&str>) -> Result<(), Forbidden> {
+        Guard::new(PORT).admit(&Method::POST, Some("localhost:7099"), origin)
     }
 
     #[test]
@@ -244,24 +228,31 @@ mod tests {
             "[::1]x:7099",
             "[::1:7099",
             "localhost:7099, evil.example",
+            "localhost@evil.example:7099",
+            "evil.example@localhost:7099",
+            "localhost:07099x",
+            "localhost:99999",
             "",
         ] {
             assert_eq!(
                 host(foreign),
-                Err(Refusal::ForeignHost(foreign.into())),
+                Err(Forbidden::ForeignHost(foreign.into())),
                 "{foreign}"
             );
         }
         let guard = Guard::new(PORT);
-        assert_eq!(guard.check(&Method::GET, None, None), Err(Refusal::NoHost));
+        assert_eq!(
+            guard.admit(&Method::GET, None, None),
+            Err(Forbidden::NoHost)
+        );
     }
 
     #[test]
     fn port_80_may_be_left_out() {
         let guard = Guard::new(80);
-        assert_eq!(guard.check(&Method::GET, Some("localhost"), None), Ok(()));
+        assert_eq!(guard.admit(&Method::GET, Some("localhost"), None), Ok(()));
         assert_eq!(
-            guard.check(&Method::GET, Some("localhost:80"), None),
+            guard.admit(&Method::GET, Some("localhost:80"), None),
             Ok(())
         );
     }
@@ -287,7 +278,7 @@ mod tests {
         ] {
             assert_eq!(
                 post(Some(foreign)),
-                Err(Refusal::ForeignOrigin {
+                Err(Forbidden::ForeignOrigin {
                     method: Method::POST,
                     origin: foreign.into()
                 }),
@@ -300,11 +291,11 @@ mod tests {
     fn reading_is_not_a_change_whatever_the_origin() {
         let guard = Guard::new(PORT);
         for method in [Method::GET, Method::HEAD, Method::OPTIONS] {
-            let checked = guard.check(&method, Some("localhost:7099"), Some("null"));
+            let checked = guard.admit(&method, Some("localhost:7099"), Some("null"));
             assert_eq!(checked, Ok(()), "{method}");
         }
         for method in [Method::PUT, Method::DELETE, Method::PATCH] {
-            let checked = guard.check(&method, Some("localhost:7099"), Some("null"));
+            let checked = guard.admit(&method, Some("localhost:7099"), Some("null"));
             assert!(checked.is_err(), "{method}");
         }
     }
@@ -312,7 +303,7 @@ mod tests {
     #[test]
     fn what_a_client_sent_is_quoted_short() {
         let long = "a".repeat(500);
-        let Err(Refusal::ForeignHost(quoted)) = host(&long) else {
+        let Err(Forbidden::ForeignHost(quoted)) = host(&long) else {
             panic!("refused")
         };
         assert_eq!(quoted.chars().count(), 101);

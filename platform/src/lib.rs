@@ -16,3 +16,34 @@ pub mod page;
 pub mod runtime;
 pub mod serve;
 pub mod singularity;
+
+use std::{
+    sync::{Mutex, MutexGuard},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use axum::{
+    http::{StatusCode, header::CONTENT_TYPE},
+    response::{IntoResponse, Response},
+};
+
+/// Locks a `std` mutex that only ever guards plain data (no lock is held across an `.await`,
+/// so `std`'s is the right kind): a panic elsewhere while it was held leaves the data
+/// whole, so it is used on, never poisoned for good.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Now, in milliseconds since the Unix epoch, as Singularity and discovery write times.
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// An answer with a JSON body: every JSON the platform sends goes through here.
+pub(crate) fn json(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+}

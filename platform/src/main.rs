@@ -24,11 +24,13 @@ use platform::{
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// Port of Singularity's API (under /singularity) and of the page (at /).
+    /// Port of Singularity's API (under /singularity) and of the page (at /); 0 for any free
+    /// port, printed once bound.
     #[arg(long, default_value_t = 7099)]
     port: u16,
 
-    /// Port of the discovery server (DISCOVERY_HOST=localhost:PORT).
+    /// Port of the discovery server (DISCOVERY_HOST=localhost:PORT); 0 for any free port,
+    /// printed once bound.
     #[arg(long, default_value_t = 8090)]
     discovery_port: u16,
 
@@ -80,7 +82,11 @@ async fn run(cli: Cli) -> Result<(), String> {
     // Ctrl+C and SIGTERM from the start: a stop during start-up still cleans up.
     let stop = stop_signal()?;
 
-    let docker = Docker::new(&cli.port.to_string());
+    // The API's port first: with `--port 0` the system chooses it, and the containers'
+    // label names the port bound.
+    let api = bind(api_address, "--port").await?;
+    let port = bound_port(&api)?;
+    let docker = Docker::new(&port.to_string());
     let (engine, desktop) = docker.check().await.map_err(|error| {
         format!(
             "{error}. Start Docker (Docker Desktop, or `systemctl start docker`) and try again."
@@ -88,19 +94,19 @@ async fn run(cli: Cli) -> Result<(), String> {
     })?;
     // Both ports held before anything is touched: a second platform started on the same
     // port stops here and leaves the first one's containers alone.
-    let api = bind(api_address, "--port").await?;
     let discovery_listener = bind(discovery_address, "--discovery-port").await?;
+    let discovery_port = bound_port(&discovery_listener)?;
     // What a platform that died on this port left behind.
-    let left = docker.remove_all().await?;
+    let left = docker
+        .remove_all()
+        .await
+        .map_err(|error| error.to_string())?;
     if left > 0 {
-        println!(
-            "Removed {left} container(s) left by an earlier run on port {}.",
-            cli.port
-        );
+        println!("Removed {left} container(s) left by an earlier run on port {port}.");
     }
 
     let discovery = Discovery::new(
-        format!("http://{}:{}", cli.task_host, cli.discovery_port),
+        format!("http://{}:{discovery_port}", cli.task_host),
         cli.announcement_ttl,
     );
     let settings = platform::singularity::Settings {
@@ -128,12 +134,10 @@ async fn run(cli: Cli) -> Result<(), String> {
              or no task can be reached (see docs/platform.md)."
         );
     }
-    println!("Singularity API: http://localhost:{}/singularity", cli.port);
-    println!("Page:            http://localhost:{}/", cli.port);
-    println!(
-        "Discovery:       http://localhost:{}/watch",
-        cli.discovery_port
-    );
+    // The ports bound, which tests started with `--port 0` read from these lines.
+    println!("Singularity API: http://localhost:{port}/singularity");
+    println!("Page:            http://localhost:{port}/");
+    println!("Discovery:       http://localhost:{discovery_port}/watch");
     println!("Stop with Ctrl+C: every container started here is stopped and removed.");
 
     let (done, _) = tokio::sync::watch::channel(());
@@ -158,9 +162,12 @@ async fn run(cli: Cli) -> Result<(), String> {
     // started right now) is stopped by its label.
     singularity.shutdown().await;
     if let Err(error) = docker.stop_all(GRACE).await {
-        eprintln!("platform: {}", printable::visible(&error));
+        eprintln!("platform: {}", printable::visible(&error.to_string()));
     }
-    let removed = docker.remove_all().await?;
+    let removed = docker
+        .remove_all()
+        .await
+        .map_err(|error| error.to_string())?;
     // The servers have stopped taking connections; give open ones a moment, no more.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
         let _ = api_server.await;
@@ -176,6 +183,12 @@ async fn bind(address: SocketAddr, flag: &str) -> Result<TcpListener, String> {
     TcpListener::bind(address).await.map_err(|error| {
         format!("cannot listen on {address}: {error} (choose another with {flag})")
     })
+}
+
+/// The port `listener` is bound to: the one asked for, or the system's choice for 0.
+fn bound_port(listener: &TcpListener) -> Result<u16, String> {
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    Ok(address.port())
 }
 
 /// Resolves to the name of the first of Ctrl+C (SIGINT) and SIGTERM received.
@@ -194,6 +207,8 @@ fn stop_signal() -> Result<impl Future<Output = &'static str>, String> {
 }
 
 /// A duration in seconds on the command line: positive, fractions allowed (e.g. `0.5`).
+/// The same as otpl-deploy's `seconds`: two binaries that share no library, and five lines are
+/// less to keep than a crate of their own.
 fn seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>().map(Duration::try_from_secs_f64) {
         Ok(Ok(duration)) if !duration.is_zero() => Ok(duration),

@@ -53,8 +53,8 @@ pub fn router<R: Runtime>(singularity: Singularity<R>, discovery: Discovery) -> 
 /// What the page shows, in one JSON document.
 #[derive(Serialize)]
 struct Snapshot {
-    singularity: singularity::View,
-    discovery: discovery::View,
+    singularity: singularity::ModelView,
+    discovery: discovery::DiscoveryView,
 }
 
 async fn state<R: Runtime>(
@@ -69,14 +69,8 @@ async fn state<R: Runtime>(
 
 /// A JSON answer the browser never caches.
 fn json(body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body,
-    )
-        .into_response()
+    let answer = crate::json(StatusCode::OK, body);
+    ([(header::CACHE_CONTROL, "no-store")], answer).into_response()
 }
 
 /// One task's last lines, a JSON array of strings; 404 for a task the page does not list.

@@ -5,7 +5,7 @@ pub mod docker;
 pub mod reference;
 pub mod simulated;
 
-use std::{collections::HashMap, future::Future, time::Duration};
+use std::{collections::HashMap, fmt, future::Future, time::Duration};
 
 /// One task to start: an instance of a deploy.
 #[derive(Clone, Debug)]
@@ -57,10 +57,11 @@ impl CommandInfo {
     /// shell, `/bin/sh -c <value>` replaces the entrypoint and the arguments are not used;
     /// otherwise the value and the arguments follow the image, as its `CMD`. A shell without
     /// a value fails the task, with Mesos's words.
-    pub fn docker(&self) -> Result<DockerCommand, String> {
+    pub fn docker(&self) -> Result<DockerCommand, Error> {
         if self.shell {
-            let value =
-                (self.value.clone()).ok_or("Shell specified but no command value provided")?;
+            let value = (self.value.clone()).ok_or(Error::Command(
+                "Shell specified but no command value provided".into(),
+            ))?;
             return Ok(DockerCommand {
                 entrypoint: Some("/bin/sh".into()),
                 args: vec!["-c".into(), value],
@@ -76,7 +77,7 @@ impl CommandInfo {
 
 /// What a task is doing now.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TaskStatus {
+pub enum RunStatus {
     Running,
     /// It ended by itself or was stopped: its exit code (`None` when killed by a signal or
     /// unknown).
@@ -85,15 +86,40 @@ pub enum TaskStatus {
     },
 }
 
+/// Why a runtime did not do what it was asked. Its `Display` is the runtime's own words,
+/// which a task's `TASK_FAILED` update carries and the platform prints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Error {
+    /// The platform is stopping: no task starts any more.
+    Stopping,
+    /// The task's command cannot be run as given (Mesos's words for a shell without a
+    /// value; the simulated runtime's for a command it does not imitate).
+    Command(String),
+    /// The runtime refused or did not answer, in its words: Docker's message for an image
+    /// that does not exist, a `docker` that is missing or timed out.
+    Failed(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Stopping => f.write_str("the platform is stopping"),
+            Error::Command(message) | Error::Failed(message) => f.write_str(message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 /// What runs tasks: Docker for the platform, simulated tasks in tests.
 pub trait Runtime: Send + Sync + 'static {
     /// Starts the task. `Err` carries the runtime's own message, e.g. Docker's for an image
     /// that does not exist.
-    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), String>> + Send;
+    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), Error>> + Send;
     /// What every task it started and still holds is doing, in one look (one `docker ps`,
     /// however many tasks): a task missing from the answer is gone. `Err` when the runtime
     /// did not answer, which says nothing about the tasks.
-    fn statuses(&self) -> impl Future<Output = Result<HashMap<String, TaskStatus>, String>> + Send;
+    fn statuses(&self) -> impl Future<Output = Result<HashMap<String, RunStatus>, Error>> + Send;
     /// SIGTERM, then SIGKILL after `grace`; returns once the task is gone.
     fn stop(&self, task_id: &str, grace: Duration) -> impl Future<Output = ()> + Send;
     /// The last `lines` lines the task printed (stdout and stderr, in order).
@@ -135,7 +161,9 @@ mod tests {
         assert_eq!(docker.entrypoint.as_deref(), Some("/bin/sh"));
         assert_eq!(docker.args, ["-c", "echo $HOME"]);
         assert_eq!(
-            command(None, &["x"], true).docker(),
+            command(None, &["x"], true)
+                .docker()
+                .map_err(|e| e.to_string()),
             Err("Shell specified but no command value provided".into())
         );
     }

@@ -169,9 +169,7 @@ struct Open {
 
 impl Connections {
     fn lock(&self) -> std::sync::MutexGuard<'_, Registry> {
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock(&self.inner)
     }
 
     fn count(&self) -> usize {

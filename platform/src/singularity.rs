@@ -10,7 +10,7 @@
 //! let singularity = Singularity::new(runtime, Settings { task_host: "localhost".into(), ..Settings::default() });
 //! let app = axum::Router::new().merge(singularity.router()); // the API under /singularity
 //! // ... serve `app`; each deploy is then checked by its own tokio task.
-//! let view: View = singularity.view().await;                  // what the page shows
+//! let view: ModelView = singularity.view().await;                  // what the page shows
 //! singularity.shutdown().await;                                // stops every task it started
 //! ```
 //!
@@ -53,7 +53,7 @@
 //!   Singularity's configuration. With the deprecated `healthcheckUri`, the deprecated
 //!   `healthcheckIntervalSeconds`, `healthcheckTimeoutSeconds` and `healthcheckMaxRetries`
 //!   count, as Singularity folds them into its `healthcheck`.
-//! - [`Singularity::view`] is a [`View`] (serde-serialisable) for the page: requests; deploys
+//! - [`Singularity::view`] is a [`ModelView`] (serde-serialisable) for the page: requests; deploys
 //!   with state, message, failures and timestamps; tasks with id, deploy, instance,
 //!   `host:port`, status and recent health checks. It asks the runtime nothing: tasks are
 //!   looked at by their deploy's checker, and all at once every check interval.
@@ -63,10 +63,11 @@
 //!
 //! # Where this double differs from Singularity
 //!
-//! - Left out: scheduled and one-off requests run no tasks of their own; `command` deploys
-//!   (no image), canary steps and acceptance hooks, load balancers, bounces, scaling up a
-//!   running deploy (refused: a changed `instances` applies from the next deploy), webhooks,
-//!   authentication (a deploy's marker has no `user`). A task's sandbox is its last lines. A paused request
+//! Which fields of a deploy are done and which refused, and what is left out, is one table
+//! and one list, in docs/platform.md ("Fields: done or refused", "What it leaves out");
+//! `platform/tests/api/fields.rs` holds every row to the code. Here, how the model differs:
+//!
+//! - A task's sandbox is its last lines; a deploy's marker has no `user`. A paused request
 //!   becomes `DEPLOYING_TO_UNPAUSE` only once its deploy is accepted (Singularity: before it
 //!   checks for a deploy in progress).
 //! - A task that exits: the failure's message is Mesos's "Container exited with status N",
@@ -76,8 +77,8 @@
 //!   default), but only within the task's own scheme, host and port (Singularity: anywhere);
 //!   a redirect elsewhere is a failed check whose error says it was not followed.
 //! - Health checks: one every interval, also while refused (Singularity re-checks a refused
-//!   one sooner); `failureStatusCodes`, `startupDelaySeconds`, `skipHealthchecksOnDeploy`,
-//!   and `healthcheckResultFilePath` are not read; without a health check a task is healthy after
+//!   one sooner); the options the platform does not model are refused (the table); without a
+//!   health check a task is healthy after
 //!   running one check interval (`considerTaskHealthyAfterRunningForSeconds` defaults to
 //!   5 s, as the interval does). The deploy is looked at every health-check interval, never
 //!   more often than every 10 ms; a cancel or a pause wakes the checker at once.
@@ -115,7 +116,7 @@ use axum::Router;
 use serde::Serialize;
 use tokio::sync::Mutex;
 
-pub use self::state::HealthCheck;
+pub use self::state::HealthcheckResult;
 use self::{
     lifecycle::DeployState,
     state::{State, TaskStatus},
@@ -243,9 +244,9 @@ impl<R: Runtime> Singularity<R> {
     }
 
     /// What the page shows, newest deploys and tasks first. It costs no call to the runtime.
-    pub async fn view(&self) -> View {
+    pub async fn view(&self) -> ModelView {
         let state = self.inner.state.lock().await;
-        let mut view = View::default();
+        let mut view = ModelView::default();
         for (id, entry) in &state.requests {
             view.requests.push(RequestView {
                 id: id.clone(),
@@ -326,7 +327,7 @@ impl<R: Runtime> Singularity<R> {
 
 /// What the page shows: a snapshot of the model.
 #[derive(Debug, Default, Serialize)]
-pub struct View {
+pub struct ModelView {
     pub requests: Vec<RequestView>,
     /// Newest first.
     pub deploys: Vec<DeployView>,
@@ -384,5 +385,5 @@ pub struct TaskView {
     pub healthy: bool,
     pub exit_code: Option<i32>,
     /// The newest checks, oldest first.
-    pub health_checks: Vec<HealthCheck>,
+    pub health_checks: Vec<HealthcheckResult>,
 }

@@ -6,8 +6,9 @@
 //! ([`discovery`]); servers that misbehave on purpose, for Singularity's clients and the
 //! discovery client ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); the
 //! fixtures to run `otpl-deploy` ([`singularity`]); a `docker` command that needs no engine
-//! ([`docker_stand_in`]); a headless browser to click in ([`browser`]); and the pages'
-//! console sessions, run as shown ([`sessions`]).
+//! ([`docker_stand_in`]); a headless browser to click in ([`browser`]); the pages'
+//! console sessions, run as shown ([`sessions`]); and the practice platform's binary,
+//! started on ports it chooses ([`platform`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
@@ -24,6 +25,7 @@ pub mod discovery;
 pub mod docker_stand_in;
 pub mod http;
 pub mod misbehaving;
+pub mod platform;
 pub mod sessions;
 pub mod singularity;
 pub mod stand_in;

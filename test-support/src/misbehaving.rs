@@ -1,8 +1,8 @@
 //! HTTP servers that misbehave on purpose, to show that a client bounds what it reads and
 //! does not trust what it is told: `otpl-deploy` facing a Singularity gone wrong, and step
 //! 09's discovery client facing a seed host or a discovery server gone wrong. A server
-//! answers every request the same wrong way, and records what it received (request line
-//! and headers) so a test can check what was sent, or just how often.
+//! answers every request the same wrong way, and records what it received (a [`Recorded`]
+//! each) so a test can check what was sent, or just how often.
 //!
 //! Plain threads and sockets, no HTTP library: the point is to send what a library would not.
 
@@ -11,12 +11,14 @@ use std::{
     iter,
     net::{SocketAddr, TcpListener, TcpStream},
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicBool, Ordering},
     },
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
+
+use crate::stand_in::{Log, Recorded};
 
 /// How the server answers every request, once it has read it.
 #[derive(Debug)]
@@ -25,8 +27,9 @@ pub enum Misbehaviour {
     Answer(u16, &'static str, String),
     /// A redirect (`status`, e.g. 301 or 302) to `location`.
     Redirect(u16, String),
-    /// The answer of the first rule whose `"METHOD /path"` prefix the request line starts
-    /// with (`404`, empty, when none does): a server right about some paths only.
+    /// The answer of the first rule whose `"METHOD /path"` prefix `"METHOD /path "` starts
+    /// with (a trailing space: the whole path; `404`, empty, when none does): a server right
+    /// about some paths only.
     ByPath(Vec<(&'static str, u16, &'static str, String)>),
     /// `200 OK`, `application/json`, no length, and a body that never ends.
     Endless,
@@ -44,22 +47,6 @@ pub enum Misbehaviour {
     Echo(u16),
 }
 
-/// One request as received: the request line and the headers, lower-cased names.
-#[derive(Clone, Debug)]
-pub struct Received {
-    pub request_line: String,
-    pub headers: Vec<(String, String)>,
-}
-
-impl Received {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
 /// How long any connection is served at most: a hanging or endless answer ends by then.
 const SERVE_LIMIT: Duration = Duration::from_secs(30);
 /// How long reading a request may take; a client that sends nothing is dropped then.
@@ -75,7 +62,7 @@ const DRIP_GAP: Duration = Duration::from_millis(50);
 /// A running misbehaving server on a free port of 127.0.0.1. Stops when dropped.
 pub struct Misbehaving {
     address: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Log,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
@@ -87,19 +74,19 @@ impl Misbehaving {
             .set_nonblocking(true)
             .expect("a non-blocking listener");
         let address = listener.local_addr().expect("a bound address");
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received = Log::default();
         let stop = Arc::new(AtomicBool::new(false));
         // Shared, not cloned per connection: an answer may be megabytes.
         let how = Arc::new(how);
         let accept = {
-            let (received, stop) = (Arc::clone(&received), Arc::clone(&stop));
+            let (received, stop) = (received.clone(), Arc::clone(&stop));
             thread::spawn(move || {
                 let mut connections: Vec<JoinHandle<()>> = Vec::new();
                 while !stop.load(Ordering::SeqCst) {
                     match listener.accept() {
                         Ok((stream, _)) => {
                             let (received, stop, how) =
-                                (Arc::clone(&received), Arc::clone(&stop), Arc::clone(&how));
+                                (received.clone(), Arc::clone(&stop), Arc::clone(&how));
                             connections.retain(|connection| !connection.is_finished());
                             connections.push(thread::spawn(move || {
                                 serve(stream, &how, &received, &stop);
@@ -134,13 +121,13 @@ impl Misbehaving {
     }
 
     /// Every request received so far, oldest first.
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().expect("received").clone()
+    pub fn received(&self) -> Vec<Recorded> {
+        self.received.all()
     }
 
     /// How many requests it has received so far.
     pub fn requests(&self) -> usize {
-        self.received.lock().expect("received").len()
+        self.received.len()
     }
 }
 
@@ -155,12 +142,7 @@ impl Drop for Misbehaving {
 
 /// Reads one request, records it, then misbehaves until the client goes away, the server
 /// stops, or [`SERVE_LIMIT`] has passed. One request per connection.
-fn serve(
-    mut stream: TcpStream,
-    how: &Misbehaviour,
-    received: &Mutex<Vec<Received>>,
-    stop: &AtomicBool,
-) {
+fn serve(mut stream: TcpStream, how: &Misbehaviour, received: &Log, stop: &AtomicBool) {
     let started = Instant::now();
     let stopping = || stop.load(Ordering::SeqCst) || started.elapsed() > SERVE_LIMIT;
     if stream.set_nonblocking(false).is_err()
@@ -172,11 +154,11 @@ fn serve(
     let Some(request) = receive(&mut stream, &stopping) else {
         return;
     };
-    let request_line = request.request_line.clone();
+    let request_line = format!("{} {} ", request.method, request.path);
     let echoed: String = (request.headers.iter())
         .map(|(name, value)| format!("{name}: {value}\n"))
         .collect();
-    received.lock().expect("received").push(request);
+    received.push(request);
     let mut send = |bytes: &[u8]| send_all(&mut stream, bytes, &stopping);
     match how {
         Misbehaviour::Answer(status, content_type, body) => {
@@ -250,22 +232,30 @@ fn head(status: u16, content_type: &str, extra: &str, length: usize) -> String {
 
 /// Reads a request's head (at most [`HEAD_LIMIT`] bytes) and the body its `content-length`
 /// announces, within [`READ_LIMIT`]; `None` when the client goes away or sends too much.
-fn receive(stream: &mut TcpStream, stopping: &impl Fn() -> bool) -> Option<Received> {
+fn receive(stream: &mut TcpStream, stopping: &impl Fn() -> bool) -> Option<Recorded> {
     let deadline = Instant::now() + READ_LIMIT;
     let mut bytes = Vec::new();
     let mut buffer = [0; 8192];
-    let mut request: Option<(Received, usize)> = None; // with the request's whole length
+    // With where its body starts and the request's whole length.
+    let mut request: Option<(Recorded, usize, usize)> = None;
+    // A head cut short is no request; a body cut short is kept as far as it came.
+    let with_body = |request: Option<(Recorded, usize, usize)>, bytes: &[u8]| {
+        request.map(|(mut received, start, length)| {
+            let body = &bytes[start..length.min(bytes.len())];
+            received.body = String::from_utf8_lossy(body).into_owned();
+            received
+        })
+    };
     while request
         .as_ref()
-        .is_none_or(|(_, length)| bytes.len() < *length)
+        .is_none_or(|(_, _, length)| bytes.len() < *length)
     {
         let too_much = request.is_none() && bytes.len() > HEAD_LIMIT;
         if too_much || stopping() || Instant::now() > deadline {
-            // A head cut short is no request; a body cut short does not matter here.
-            return request.map(|(received, _)| received);
+            return with_body(request, &bytes);
         }
         match stream.read(&mut buffer) {
-            Ok(0) => return request.map(|(received, _)| received),
+            Ok(0) => return with_body(request, &bytes),
             Ok(read) => bytes.extend_from_slice(&buffer[..read]),
             Err(err) if waiting(&err) => {}
             Err(_) => return None,
@@ -274,29 +264,34 @@ fn receive(stream: &mut TcpStream, stopping: &impl Fn() -> bool) -> Option<Recei
             request = parse_head(&bytes);
         }
     }
-    request.map(|(received, _)| received)
+    with_body(request, &bytes)
 }
 
-/// The request whose head `bytes` start with, and its whole length with the body, once
-/// the head is complete.
-fn parse_head(bytes: &[u8]) -> Option<(Received, usize)> {
+/// The request whose head `bytes` start with (its body still empty), where its body starts
+/// and its whole length, once the head is complete.
+fn parse_head(bytes: &[u8]) -> Option<(Recorded, usize, usize)> {
     let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")? + 4;
     let head = String::from_utf8_lossy(&bytes[..end]);
     let mut lines = head.lines();
-    let request_line = lines.next().unwrap_or_default().to_string();
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default().to_string();
+    let path = request_line.next().unwrap_or_default().to_string();
     let headers: Vec<(String, String)> = lines
         .filter_map(|line| line.split_once(':'))
         .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
         .collect();
-    let received = Received {
-        request_line,
+    let received = Recorded {
+        method,
+        path,
         headers,
+        body: String::new(),
+        at: Instant::now(),
     };
     let body: usize = received
         .header("content-length")
         .and_then(|value| value.parse().ok())
         .unwrap_or(0);
-    Some((received, end + body))
+    Some((received, end, end + body))
 }
 
 /// Writes all of `bytes`, waiting while the client does not read; `false` once the client

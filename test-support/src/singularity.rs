@@ -12,14 +12,17 @@ use std::{
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::stand_in::free_address;
+use crate::stand_in::Reserved;
 
 /// How long one run of `otpl-deploy` may take in a test.
 pub const RUN_DEADLINE: Duration = Duration::from_secs(30);
 
-/// A base URL where nothing listens.
-pub fn unreachable_url() -> String {
-    format!("http://{}/singularity", free_address())
+/// A base URL where nothing listens, for as long as the [`Reserved`] port is kept: no other
+/// test's server can be given it meanwhile.
+pub fn unreachable_url() -> (Reserved, String) {
+    let reserved = Reserved::new();
+    let url = format!("http://{}/singularity", reserved.address());
+    (reserved, url)
 }
 
 /// The workshop's `config/pp-sf/singularity-request.json`, filled in for the user `alice`.

@@ -18,12 +18,15 @@ use axum::{
 use socket2::{Domain, Socket, Type};
 use tokio::sync::oneshot;
 
-/// One request as the stand-in received it.
+/// One request as a stand-in or a [`Misbehaving`](crate::misbehaving::Misbehaving) server
+/// received it.
 #[derive(Clone, Debug)]
 pub struct Recorded {
     pub method: String,
     /// The path and query, e.g. `/announcement/1234`.
     pub path: String,
+    /// Names lower-cased, in the order sent.
+    pub headers: Vec<(String, String)>,
     pub body: String,
     /// When it arrived.
     pub at: Instant,
@@ -34,9 +37,33 @@ impl Recorded {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_default()
     }
+
+    /// The first header named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
 }
 
-type Log = Arc<Mutex<Vec<Recorded>>>;
+/// What a server received, oldest first: written by its threads, read by the test.
+#[derive(Clone, Default)]
+pub(crate) struct Log(Arc<Mutex<Vec<Recorded>>>);
+
+impl Log {
+    pub(crate) fn push(&self, recorded: Recorded) {
+        self.0.lock().expect("request log").push(recorded);
+    }
+
+    pub(crate) fn all(&self) -> Vec<Recorded> {
+        self.0.lock().expect("request log").clone()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.lock().expect("request log").len()
+    }
+}
 
 /// A running stand-in server. Stops when dropped.
 pub struct StandIn {
@@ -77,7 +104,7 @@ impl StandIn {
             .expect("a non-blocking listener");
         let address = listener.local_addr().expect("a bound address");
         let log = Log::default();
-        let app = router.layer(middleware::from_fn_with_state(Arc::clone(&log), record));
+        let app = router.layer(middleware::from_fn_with_state(log.clone(), record));
         let (stop, stopped) = oneshot::channel::<()>();
         let thread = thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -113,7 +140,7 @@ impl StandIn {
 
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.log.lock().expect("request log").clone()
+        self.log.all()
     }
 
     /// The requests received so far with this method and a path starting with `prefix`.
@@ -164,8 +191,14 @@ impl Drop for StandIn {
 async fn record(State(log): State<Log>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let bytes = to_bytes(body, 1 << 20).await.unwrap_or_default();
-    log.lock().expect("request log").push(Recorded {
+    log.push(Recorded {
         method: parts.method.to_string(),
+        headers: (parts.headers.iter())
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect(),
         path: parts
             .uri
             .path_and_query()
@@ -205,13 +238,6 @@ impl Default for Reserved {
     fn default() -> Reserved {
         Reserved::new()
     }
-}
-
-/// A port on 127.0.0.1 that was free a moment ago, for a server that starts at once (see
-/// [`Reserved`] for one that starts later, or never).
-pub fn free_address() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address")
 }
 
 #[cfg(test)]

@@ -25,7 +25,9 @@ use tokio::{
 
 use printable::visible;
 
-use super::{Runtime, TaskSpec, TaskStatus};
+use crate::lock;
+
+use super::{Error, RunStatus, Runtime, TaskSpec};
 
 /// The label on every container the platform starts. Its value is the platform's API port, so
 /// that two platforms on one machine (a class server, parallel tests) never clean up each
@@ -92,7 +94,7 @@ impl Docker {
 
     /// Checks that an engine answers: its version, and whether it is Docker Desktop's (whose
     /// host network needs a setting, see the platform's docs). `Err` says why not, in one line.
-    pub async fn check(&self) -> Result<(String, bool), String> {
+    pub async fn check(&self) -> Result<(String, bool), Error> {
         let info = self
             .call(
                 &[
@@ -103,23 +105,24 @@ impl Docker {
                 CALL_TIMEOUT,
             )
             .await
-            .map_err(|error| format!("no Docker engine answers ({error})"))?;
+            .map_err(|error| Error::Failed(format!("no Docker engine answers ({error})")))?;
         let (version, system) = info.trim().split_once('|').unwrap_or((info.trim(), ""));
         Ok((version.to_string(), system.contains("Docker Desktop")))
     }
 
     /// Removes every container carrying this platform's label, running or not: what a
     /// previous run left if it died, or everything at the end of this one. Returns how many.
-    pub async fn remove_all(&self) -> Result<usize, String> {
+    pub async fn remove_all(&self) -> Result<usize, Error> {
         let filter = format!("--filter=label={}", self.owner);
         let listed = self
             .call(&["ps", "--all", "--quiet", &filter], CALL_TIMEOUT)
-            .await?;
+            .await
+            .map_err(Error::Failed)?;
         let ids: Vec<&str> = listed.split_whitespace().collect();
         if !ids.is_empty() {
             let mut args = vec!["rm", "--force", "--volumes", "--"];
             args.extend(&ids);
-            self.call(&args, CALL_TIMEOUT + STOP_MARGIN).await?;
+            (self.call(&args, CALL_TIMEOUT + STOP_MARGIN).await).map_err(Error::Failed)?;
         }
         self.containers_lock().clear();
         lock(&self.stopped).clear();
@@ -129,7 +132,7 @@ impl Docker {
     /// Stops every container this platform started, as `docker stop -t GRACE` does, all at
     /// once, once the runs under way have ended (for [`STARTS_WAIT`] at most); no task
     /// starts after.
-    pub async fn stop_all(&self, grace: Duration) -> Result<(), String> {
+    pub async fn stop_all(&self, grace: Duration) -> Result<(), Error> {
         match tokio::time::timeout(STARTS_WAIT, self.open.write()).await {
             Ok(mut open) => *open = false,
             // Still pulling: the run is killed when the platform exits, before any create.
@@ -139,7 +142,8 @@ impl Docker {
             ),
         }
         let filter = format!("--filter=label={}", self.owner);
-        let listed = self.call(&["ps", "--quiet", &filter], CALL_TIMEOUT).await?;
+        let listed =
+            (self.call(&["ps", "--quiet", &filter], CALL_TIMEOUT).await).map_err(Error::Failed)?;
         let ids: Vec<&str> = listed.split_whitespace().collect();
         if ids.is_empty() {
             return Ok(());
@@ -147,14 +151,16 @@ impl Docker {
         let seconds = format!("--time={}", grace.as_secs());
         let mut args = vec!["stop", &seconds, "--"];
         args.extend(&ids);
-        self.call(&args, grace + STOP_MARGIN).await.map(drop)
+        (self.call(&args, grace + STOP_MARGIN).await)
+            .map(drop)
+            .map_err(Error::Failed)
     }
 
     /// The `docker run` arguments for `spec`. Every option carries its value after an `=`,
     /// and `--` ends the options before the image: no value from a deploy (its env, its
     /// command, its image) can be read by Docker as an option of its own. What follows the
     /// image is the container's command line, kept as it is, `-v` included.
-    fn run_args(&self, spec: &TaskSpec) -> Result<Vec<String>, String> {
+    fn run_args(&self, spec: &TaskSpec) -> Result<Vec<String>, Error> {
         let command = spec.command.docker()?;
         let mut args: Vec<String> = ["run", "--detach", "--net=host"].map(String::from).into();
         // A name to find the container by even when `docker run` fails after creating it.
@@ -280,10 +286,10 @@ impl Docker {
 }
 
 impl Runtime for Docker {
-    async fn start(&self, spec: &TaskSpec) -> Result<(), String> {
+    async fn start(&self, spec: &TaskSpec) -> Result<(), Error> {
         let open = self.open.read().await;
         if !*open {
-            return Err("the platform is stopping".into());
+            return Err(Error::Stopping);
         }
         let args = self.run_args(spec)?;
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -297,12 +303,12 @@ impl Runtime for Docker {
                 // Created but not started (a start that failed, a run that timed out): the
                 // container would stay "Created" until the platform exits. Usually none.
                 self.remove(&[self.name(&spec.task_id)]).await;
-                Err(error)
+                Err(Error::Failed(error))
             }
         }
     }
 
-    async fn statuses(&self) -> Result<HashMap<String, TaskStatus>, String> {
+    async fn statuses(&self) -> Result<HashMap<String, RunStatus>, Error> {
         let filter = format!("--filter=label={}", self.owner);
         let format =
             format!("--format={{{{.Label \"{LABEL}.task\"}}}}|{{{{.State}}}}|{{{{.Status}}}}");
@@ -311,7 +317,8 @@ impl Runtime for Docker {
                 &["ps", "--all", "--no-trunc", &filter, &format],
                 CALL_TIMEOUT,
             )
-            .await?;
+            .await
+            .map_err(Error::Failed)?;
         Ok(listing(&listed))
     }
 
@@ -365,26 +372,18 @@ impl Runtime for Docker {
     }
 }
 
-/// Locks a map shared by clones. A panic elsewhere while it was held leaves it intact: keep
-/// using it.
-fn lock<T>(shared: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// What `docker ps --format '{{.Label "…task"}}|{{.State}}|{{.Status}}'` lists: each task's
 /// status. Running, paused or restarting is running; anything else has ended, with the code
 /// of its `Status` (`Exited (3) 2 seconds ago`) when it shows one.
-fn listing(listed: &str) -> HashMap<String, TaskStatus> {
+fn listing(listed: &str) -> HashMap<String, RunStatus> {
     listed
         .lines()
         .filter_map(|line| {
             let mut fields = line.splitn(3, '|');
             let (task, state, status) = (fields.next()?, fields.next()?, fields.next()?);
             let status = match state {
-                "running" | "paused" | "restarting" => TaskStatus::Running,
-                _ => TaskStatus::Exited {
+                "running" | "paused" | "restarting" => RunStatus::Running,
+                _ => RunStatus::Exited {
                     code: status
                         .strip_prefix("Exited (")
                         .and_then(|rest| rest.split_once(')'))
@@ -592,11 +591,11 @@ mod tests {
             |running|Up 1 second\n";
         let statuses = listing(listed);
         assert_eq!(statuses.len(), 5);
-        assert_eq!(statuses["a"], TaskStatus::Running);
-        assert_eq!(statuses["b"], TaskStatus::Exited { code: Some(3) });
-        assert_eq!(statuses["c"], TaskStatus::Exited { code: Some(137) });
-        assert_eq!(statuses["d"], TaskStatus::Running);
-        assert_eq!(statuses["e"], TaskStatus::Exited { code: None });
+        assert_eq!(statuses["a"], RunStatus::Running);
+        assert_eq!(statuses["b"], RunStatus::Exited { code: Some(3) });
+        assert_eq!(statuses["c"], RunStatus::Exited { code: Some(137) });
+        assert_eq!(statuses["d"], RunStatus::Running);
+        assert_eq!(statuses["e"], RunStatus::Exited { code: None });
     }
 
     /// A runtime whose `docker` is test-support's stand-in.
@@ -650,7 +649,7 @@ mod tests {
         let docker = recording(&stand_in);
         docker.stop_all(Duration::from_secs(1)).await.unwrap();
         assert_eq!(
-            docker.start(&spec("late")).await,
+            docker.start(&spec("late")).await.map_err(|e| e.to_string()),
             Err("the platform is stopping".into())
         );
     }

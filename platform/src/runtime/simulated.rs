@@ -39,8 +39,8 @@ use std::{
 use axum::{Router, http::StatusCode, routing::get};
 use tokio::{sync::watch, task::JoinHandle};
 
-use super::{CommandInfo, Runtime, TaskSpec, TaskStatus};
-use crate::singularity::{Settings, Singularity, View};
+use super::{CommandInfo, Error, RunStatus, Runtime, TaskSpec};
+use crate::singularity::{ModelView, Settings, Singularity};
 
 /// The simulated runtime; clones share their tasks, so a test can keep one to look at them.
 #[derive(Clone, Default)]
@@ -52,7 +52,7 @@ pub struct Simulated {
 }
 
 struct Task {
-    status: Arc<Mutex<TaskStatus>>,
+    status: Arc<Mutex<RunStatus>>,
     logs: Arc<Mutex<Vec<String>>>,
     /// Tells the server to stop (and a hanging answer to give up).
     stop: Option<watch::Sender<bool>>,
@@ -120,7 +120,7 @@ impl Simulated {
 
     /// What a task's command makes it do instead of its image's tag: `None` when it runs
     /// the image's entrypoint (see the module's docs).
-    fn command_behaviour(&self, command: &CommandInfo) -> Result<Option<Behaviour>, String> {
+    fn command_behaviour(&self, command: &CommandInfo) -> Result<Option<Behaviour>, Error> {
         let docker = command.docker()?;
         let Some(entrypoint) = docker.entrypoint else {
             return Ok(None);
@@ -132,9 +132,9 @@ impl Simulated {
                 .and_then(|code| code.trim().parse().ok())
                 .map(|code| Some(Behaviour::Exit(code)))
                 .ok_or_else(|| {
-                    format!("the simulated runtime runs only `exit N` in {entrypoint} -c, not {script:?}")
+                    Error::Command(format!("the simulated runtime runs only `exit N` in {entrypoint} -c, not {script:?}"))
                 }),
-            _ => Err(format!("the simulated runtime does not run {entrypoint}")),
+            _ => Err(Error::Command(format!("the simulated runtime does not run {entrypoint}"))),
         }
     }
 
@@ -148,7 +148,7 @@ impl Simulated {
         let tasks = self.tasks.lock().expect("tasks");
         let mut running: Vec<String> = tasks
             .iter()
-            .filter(|(_, task)| *task.status.lock().expect("status") == TaskStatus::Running)
+            .filter(|(_, task)| *task.status.lock().expect("status") == RunStatus::Running)
             .map(|(id, _)| id.clone())
             .collect();
         running.sort();
@@ -164,7 +164,7 @@ fn env<'a>(spec: &'a TaskSpec, name: &str) -> Option<&'a str> {
 }
 
 impl Runtime for Simulated {
-    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), String>> + Send {
+    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), Error>> + Send {
         let spec = spec.clone();
         let this = self.clone();
         async move {
@@ -185,12 +185,12 @@ impl Runtime for Simulated {
             }
             if behaviour == Behaviour::Missing {
                 let repository = image.rsplit_once(':').map_or(image.as_str(), |(r, _)| r);
-                return Err(format!(
+                return Err(Error::Failed(format!(
                     "Unable to find image '{image}' locally: pull access denied for {repository}, \
                      repository does not exist or may require 'docker login'"
-                ));
+                )));
             }
-            let status = Arc::new(Mutex::new(TaskStatus::Running));
+            let status = Arc::new(Mutex::new(RunStatus::Running));
             let logs = Arc::new(Mutex::new(Vec::new()));
             let (stop, stopped) = watch::channel(false);
             let mut task = Task {
@@ -212,7 +212,7 @@ impl Runtime for Simulated {
                 // The container runs for a moment, then its process ends.
                 task.server = Some(tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(50)).await;
-                    *status.lock().expect("status") = TaskStatus::Exited { code: Some(code) };
+                    *status.lock().expect("status") = RunStatus::Exited { code: Some(code) };
                 }));
             } else if behaviour == Behaviour::Closed {
                 log(format!("{}: not listening", spec.task_id));
@@ -221,8 +221,12 @@ impl Runtime for Simulated {
                 let port = env(&spec, "PORT0").unwrap_or("0");
                 let listener = tokio::net::TcpListener::bind(format!("{host}:{port}"))
                     .await
-                    .map_err(|err| format!("cannot listen on {host}:{port}: {err}"))?;
-                let address: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
+                    .map_err(|err| {
+                        Error::Failed(format!("cannot listen on {host}:{port}: {err}"))
+                    })?;
+                let address: SocketAddr = listener
+                    .local_addr()
+                    .map_err(|err| Error::Failed(err.to_string()))?;
                 log(format!("listening on http://{address}"));
                 task.server = Some(tokio::spawn(serve(listener, behaviour, stopped)));
             }
@@ -234,7 +238,7 @@ impl Runtime for Simulated {
         }
     }
 
-    fn statuses(&self) -> impl Future<Output = Result<HashMap<String, TaskStatus>, String>> + Send {
+    fn statuses(&self) -> impl Future<Output = Result<HashMap<String, RunStatus>, Error>> + Send {
         let statuses = self
             .tasks
             .lock()
@@ -271,8 +275,8 @@ impl Runtime for Simulated {
             }
             if let (Some(status), Some(logs)) = (status, logs) {
                 let mut status = status.lock().expect("status");
-                if *status == TaskStatus::Running {
-                    *status = TaskStatus::Exited { code: Some(0) };
+                if *status == RunStatus::Running {
+                    *status = RunStatus::Exited { code: Some(0) };
                     logs.lock().expect("logs").push("stopped".into());
                 }
             }
@@ -396,7 +400,7 @@ impl LocalSingularity {
     }
 
     /// What the page would show now.
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> ModelView {
         self.block_on(self.singularity.view())
     }
 

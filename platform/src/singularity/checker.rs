@@ -3,6 +3,9 @@
 //! from each look (its rustdoc lists the rules): wait, complete the step's launch, or end
 //! the deploy. A deploy that did not succeed stops its own tasks; the previous deploy's keep
 //! serving; one that succeeded stops the previous deploy's.
+//!
+//! Named after Singularity's `SingularityDeployChecker`; "check" elsewhere is the learners'
+//! `check` crate, and the guard's and the validator's functions are `admit` and `validate_*`.
 
 use std::{
     collections::HashSet,
@@ -11,7 +14,7 @@ use std::{
         Arc, LazyLock,
         atomic::{AtomicU32, Ordering},
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use tokio::sync::Notify;
@@ -27,9 +30,6 @@ use super::{
     watch::{self, keep_lines},
 };
 use crate::runtime::{CommandInfo, Runtime, TaskSpec};
-
-/// The shortest pause between two looks at a deploy (or at all tasks).
-pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
 
 /// What a deploy runs, read from the saved deploy.
 struct Plan {
@@ -171,7 +171,7 @@ async fn next_look<R: Runtime>(
     wake: &Notify,
 ) -> Option<Decision> {
     // (A platform started with a tiny `--check-interval` must not make this a busy loop.)
-    let interval = plan.timing.interval.max(MIN_INTERVAL);
+    let interval = plan.timing.interval.max(limits::MIN_INTERVAL);
     let _ = tokio::time::timeout(interval, wake.notified()).await;
     tokio::select! {
         biased;
@@ -179,13 +179,13 @@ async fn next_look<R: Runtime>(
             let look = look(inner, deploy).await?;
             Some(decide::ended_early(&look).map_or(Decision::Wait, Decision::End))
         }
-        decision = check(inner, deploy, plan) => decision,
+        decision = look_and_decide(inner, deploy, plan) => decision,
     }
 }
 
 /// One look at the deploy: the tasks' statuses brought up to date, the ones still running
 /// health-checked, then the decision.
-async fn check<R: Runtime>(
+async fn look_and_decide<R: Runtime>(
     inner: &Arc<Inner<R>>,
     deploy: &Deploying<'_>,
     plan: &Plan,
@@ -238,23 +238,6 @@ async fn complete_step<R: Runtime>(inner: &Inner<R>, request_id: &str, active: u
     let mut state = inner.state.lock().await;
     if let Some(pending) = (state.requests.get_mut(request_id)).and_then(|r| r.pending.as_mut()) {
         pending.complete_step(active, now_millis());
-    }
-}
-
-/// Sets a live task's status; whether it was still live (a stopped or failed one stays as
-/// it ended).
-pub(super) async fn set_status<R: Runtime>(
-    inner: &Inner<R>,
-    task_id: &str,
-    status: TaskStatus,
-) -> bool {
-    let mut state = inner.state.lock().await;
-    match state.tasks.iter_mut().find(|t| t.id.id == task_id) {
-        Some(task) if task.status.live() => {
-            task.status = status;
-            true
-        }
-        _ => false,
     }
 }
 
@@ -340,12 +323,12 @@ async fn launch<R: Runtime>(
                     healthy: false,
                 },
                 // The runtime's own words, e.g. Docker's for an image it cannot find.
-                Err(message) => TaskStatus::Failed {
+                Err(error) => TaskStatus::Failed {
                     code: None,
-                    message,
+                    message: error.to_string(),
                 },
             };
-            let live = set_status(&inner, &spec.task_id, status).await;
+            let live = inner.state.lock().await.set_status(&spec.task_id, status);
             if ran && !live {
                 // Stopped (deploy ended, platform stopping) while it was starting.
                 inner
@@ -451,7 +434,11 @@ async fn stop_then<R: Runtime>(inner: &Arc<Inner<R>>, tasks: Vec<String>, keep: 
             let inner = Arc::clone(inner);
             tokio::spawn(async move {
                 // Marked first: a task still starting then stops itself once started.
-                set_status(&inner, &task_id, TaskStatus::Killed).await;
+                inner
+                    .state
+                    .lock()
+                    .await
+                    .set_status(&task_id, TaskStatus::Killed);
                 inner
                     .runtime
                     .stop(&task_id, inner.settings.stop_grace)

@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use super::{
     Inner,
     decide::{Life, Look, Timing},
-    state::{CHECKS_KEPT, HealthCheck, TaskStatus, now_millis},
+    state::{CHECKS_KEPT, HealthcheckResult, TaskStatus, now_millis},
 };
 use crate::runtime::Runtime;
 
@@ -104,11 +104,11 @@ async fn health_check(
     client: &reqwest::Client,
     url: &str,
     timeout: Duration,
-) -> (HealthCheck, bool) {
+) -> (HealthcheckResult, bool) {
     let at = now_millis();
     match client.get(url).timeout(timeout).send().await {
         Ok(response) => (
-            HealthCheck {
+            HealthcheckResult {
                 at,
                 status: Some(response.status().as_u16()),
                 error: None,
@@ -116,7 +116,7 @@ async fn health_check(
             false,
         ),
         Err(err) => (
-            HealthCheck {
+            HealthcheckResult {
                 at,
                 status: None,
                 error: Some(if err.is_timeout() {

@@ -1,6 +1,10 @@
 //! The states a request and its deploys go through, named as Singularity names them
 //! (`RequestState`, `DeployState`, `SingularityDeployFailureReason`), and each change of
 //! state in one place: a method on the request's entry.
+//!
+//! It and [`super::state`] use each other on purpose: the entries there hold the states named
+//! here, and the changes here are methods on those entries. One model, its data in one file
+//! and its transitions in another, so that every transition reads in one place.
 
 use std::fmt;
 

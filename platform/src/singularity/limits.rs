@@ -44,6 +44,9 @@ pub(super) const MAX_DEPLOY_SECONDS: i64 = 3600;
 /// deploy and checks every task once an interval; at 0 it would never rest.
 pub(super) const MIN_INTERVAL_SECONDS: i64 = 1;
 
+/// The shortest pause between two looks at a deploy (or at all tasks).
+pub(super) const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
 /// `SingularityValidator.checkDeploy`'s health-check time rule, with
 /// [`MAX_TOTAL_HEALTHCHECK_SECONDS`], then this platform's own bounds on each timing. The
 /// platform's [`Settings`] stand for the configuration's defaults of the options left out.

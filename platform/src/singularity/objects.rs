@@ -18,101 +18,89 @@ use serde_json::{Value, json};
 
 pub(crate) use super::jackson::{JavaDouble, JavaInt, JavaLong, JavaString};
 
-/// `SingularityRequest`: the properties its `@JsonCreator` takes and its getters write.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Request {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_type: Option<RequestType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owners: Option<Vec<Option<String>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub num_retries_on_failure: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_scale: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub quartz_schedule: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule_time_zone: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub schedule_type: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instances: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rack_sensitive: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balanced: Option<bool>,
-    /// Read to derive `requestType`. Singularity's class has no getter for it and does not
-    /// write it back.
-    #[serde(skip_serializing)]
-    pub daemon: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kill_old_non_long_running_tasks_after_millis: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_execution_time_limit_millis: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scheduled_expected_runtime_millis: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub wait_at_least_millis_after_task_finishes_for_reschedule: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rack_affinity: Option<Vec<JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent_placement: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slave_placement: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required_agent_attributes: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required_slave_attributes: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_agent_attributes: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_slave_attributes: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent_attribute_minimums: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub slave_attribute_minimums: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_tasks_per_offer: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub allow_bounce_to_same_host: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required_role: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub read_write_groups: Option<Vec<JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub read_only_groups: Option<Vec<JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub action_permissions: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bounce_after_scale: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_configuration_overrides: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_healthchecks: Option<bool>,
-    /// Read as `hideEvenNumberAcrossRacks`, written by its getter's name.
-    #[serde(
-        rename(
-            deserialize = "hideEvenNumberAcrossRacks",
-            serialize = "hideEvenNumberAcrossRacksHint"
-        ),
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub hide_even_number_across_racks_hint: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_log_error_regex: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_log_error_regex_case_sensitive: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_priority_level: Option<JavaDouble>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data_center: Option<JavaString>,
+/// A struct whose `Option` fields are left out of the JSON when `None`, as Singularity's
+/// ObjectMapper leaves absent optionals out (`Include.NON_ABSENT`): said once here instead
+/// of on every field. Fields end with a comma; an `Option` is written `Option<…>`; a struct
+/// may have up to about 120 fields (the macro takes one a step, under the recursion limit).
+/// Not serde_with's `skip_serializing_none`: that adds six crates (darling's) and some 7 to
+/// 11 s of compiling to a cold build, this nothing measurable.
+macro_rules! non_absent {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($fields:tt)* }) => {
+        non_absent!(@munch [$(#[$meta])* $vis struct $name] [] $($fields)*);
+    };
+    (@munch $head:tt [$($done:tt)*]
+        $(#[$field_meta:meta])* $field_vis:vis $field:ident : Option<$ty:ty>, $($rest:tt)*) => {
+        non_absent!(@munch $head [$($done)*
+            $(#[$field_meta])* #[serde(skip_serializing_if = "Option::is_none")]
+            $field_vis $field: Option<$ty>,] $($rest)*);
+    };
+    (@munch $head:tt [$($done:tt)*]
+        $(#[$field_meta:meta])* $field_vis:vis $field:ident : $ty:ty, $($rest:tt)*) => {
+        non_absent!(@munch $head [$($done)* $(#[$field_meta])* $field_vis $field: $ty,] $($rest)*);
+    };
+    (@munch [$($head:tt)*] [$($done:tt)*]) => {
+        $($head)* { $($done)* }
+    };
+}
+pub(crate) use non_absent;
+
+non_absent! {
+    /// `SingularityRequest`: the properties its `@JsonCreator` takes and its getters write.
+    #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Request {
+        pub id: Option<String>,
+        pub request_type: Option<RequestType>,
+        pub owners: Option<Vec<Option<String>>>,
+        pub num_retries_on_failure: Option<JavaInt>,
+        pub max_scale: Option<JavaInt>,
+        pub schedule: Option<String>,
+        pub quartz_schedule: Option<JavaString>,
+        pub schedule_time_zone: Option<JavaString>,
+        pub schedule_type: Option<Value>,
+        pub instances: Option<JavaInt>,
+        pub rack_sensitive: Option<bool>,
+        pub load_balanced: Option<bool>,
+        /// Read to derive `requestType`. Singularity's class has no getter for it and does not
+        /// write it back.
+        #[serde(skip_serializing)]
+        pub daemon: Option<bool>,
+        pub kill_old_non_long_running_tasks_after_millis: Option<JavaLong>,
+        pub task_execution_time_limit_millis: Option<JavaLong>,
+        pub scheduled_expected_runtime_millis: Option<JavaLong>,
+        pub wait_at_least_millis_after_task_finishes_for_reschedule: Option<JavaLong>,
+        pub rack_affinity: Option<Vec<JavaString>>,
+        pub agent_placement: Option<Value>,
+        pub slave_placement: Option<Value>,
+        pub required_agent_attributes: Option<Value>,
+        pub required_slave_attributes: Option<Value>,
+        pub allowed_agent_attributes: Option<Value>,
+        pub allowed_slave_attributes: Option<Value>,
+        pub agent_attribute_minimums: Option<Value>,
+        pub slave_attribute_minimums: Option<Value>,
+        pub max_tasks_per_offer: Option<JavaInt>,
+        pub allow_bounce_to_same_host: Option<bool>,
+        pub group: Option<JavaString>,
+        pub required_role: Option<JavaString>,
+        pub read_write_groups: Option<Vec<JavaString>>,
+        pub read_only_groups: Option<Vec<JavaString>>,
+        pub action_permissions: Option<Value>,
+        pub bounce_after_scale: Option<bool>,
+        pub email_configuration_overrides: Option<Value>,
+        pub skip_healthchecks: Option<bool>,
+        /// Read as `hideEvenNumberAcrossRacks`, written by its getter's name.
+        #[serde(
+            rename(
+                deserialize = "hideEvenNumberAcrossRacks",
+                serialize = "hideEvenNumberAcrossRacksHint"
+            )
+        )]
+        pub hide_even_number_across_racks_hint: Option<bool>,
+        pub task_log_error_regex: Option<JavaString>,
+        pub task_log_error_regex_case_sensitive: Option<bool>,
+        pub task_priority_level: Option<JavaDouble>,
+        pub data_center: Option<JavaString>,
+    }
 }
 
 impl Request {
@@ -175,115 +163,67 @@ impl RequestType {
     }
 }
 
-/// `SingularityDeploy`: the properties its `@JsonCreator` takes and its getters write.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Deploy {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub arguments: Option<Vec<JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub container_info: Option<ContainerInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_executor_cmd: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_executor_id: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_executor_source: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom_executor_resources: Option<Resources>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resources: Option<Resources>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub env: Option<BTreeMap<String, JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_env: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub run_immediately: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uris: Option<Value>,
-    /// Free-form, echoed as sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub executor_data: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub version: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mesos_labels: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_labels: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mesos_task_labels: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deploy_health_timeout_seconds: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck_uri: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck_interval_seconds: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck_timeout_seconds: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck_port_index: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck_max_retries: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck_max_total_timeout_seconds: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck: Option<Healthcheck>,
-    /// Read as `healthCheckProtocol`, written by its getter's name.
-    #[serde(
-        rename(deserialize = "healthCheckProtocol", serialize = "healthcheckProtocol"),
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub healthcheck_protocol: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skip_healthchecks_on_deploy: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub consider_healthy_after_running_for_seconds: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub service_base_path: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_groups: Option<Vec<JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_port_index: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_options: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_domains: Option<Vec<JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_additional_routes: Option<Vec<JavaString>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_template: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_service_id_override: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub load_balancer_upstream_group: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deploy_instance_count_per_step: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deploy_step_wait_time_ms: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub auto_advance_deploy_steps: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_task_retries: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub shell: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<JavaString>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub s3_uploader_additional_files: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub canary_deploy_settings: Option<Value>,
+non_absent! {
+    /// `SingularityDeploy`: the properties its `@JsonCreator` takes and its getters write.
+    #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Deploy {
+        pub request_id: Option<String>,
+        pub id: Option<String>,
+        pub command: Option<String>,
+        pub arguments: Option<Vec<JavaString>>,
+        pub container_info: Option<ContainerInfo>,
+        pub custom_executor_cmd: Option<JavaString>,
+        pub custom_executor_id: Option<JavaString>,
+        pub custom_executor_source: Option<JavaString>,
+        pub custom_executor_resources: Option<Resources>,
+        pub resources: Option<Resources>,
+        pub env: Option<BTreeMap<String, JavaString>>,
+        pub task_env: Option<Value>,
+        pub run_immediately: Option<Value>,
+        pub uris: Option<Value>,
+        /// Free-form, echoed as sent.
+        pub metadata: Option<Value>,
+        pub executor_data: Option<Value>,
+        pub version: Option<JavaString>,
+        pub timestamp: Option<JavaLong>,
+        pub labels: Option<Value>,
+        pub mesos_labels: Option<Value>,
+        pub task_labels: Option<Value>,
+        pub mesos_task_labels: Option<Value>,
+        pub deploy_health_timeout_seconds: Option<JavaLong>,
+        pub healthcheck_uri: Option<String>,
+        pub healthcheck_interval_seconds: Option<JavaLong>,
+        pub healthcheck_timeout_seconds: Option<JavaLong>,
+        pub healthcheck_port_index: Option<JavaInt>,
+        pub healthcheck_max_retries: Option<JavaInt>,
+        pub healthcheck_max_total_timeout_seconds: Option<JavaLong>,
+        pub healthcheck: Option<HealthcheckOptions>,
+        /// Read as `healthCheckProtocol`, written by its getter's name.
+        #[serde(
+            rename(deserialize = "healthCheckProtocol", serialize = "healthcheckProtocol")
+        )]
+        pub healthcheck_protocol: Option<Value>,
+        pub skip_healthchecks_on_deploy: Option<bool>,
+        pub consider_healthy_after_running_for_seconds: Option<JavaLong>,
+        pub service_base_path: Option<JavaString>,
+        pub load_balancer_groups: Option<Vec<JavaString>>,
+        pub load_balancer_port_index: Option<JavaInt>,
+        pub load_balancer_options: Option<Value>,
+        pub load_balancer_domains: Option<Vec<JavaString>>,
+        pub load_balancer_additional_routes: Option<Vec<JavaString>>,
+        pub load_balancer_template: Option<JavaString>,
+        pub load_balancer_service_id_override: Option<JavaString>,
+        pub load_balancer_upstream_group: Option<JavaString>,
+        pub deploy_instance_count_per_step: Option<JavaInt>,
+        pub deploy_step_wait_time_ms: Option<JavaInt>,
+        pub auto_advance_deploy_steps: Option<bool>,
+        pub max_task_retries: Option<JavaInt>,
+        pub shell: Option<bool>,
+        pub user: Option<JavaString>,
+        pub s3_uploader_additional_files: Option<Value>,
+        pub canary_deploy_settings: Option<Value>,
+    }
 }
 
 impl Deploy {
@@ -334,34 +274,32 @@ impl Deploy {
             && let Some(uri) = &self.healthcheck_uri
         {
             let int = |long: Option<JavaLong>| long.map(|JavaLong(n)| JavaInt(n as i32));
-            self.healthcheck = Some(Healthcheck {
+            self.healthcheck = Some(HealthcheckOptions {
                 uri: Some(uri.clone()),
                 port_index: self.healthcheck_port_index,
                 protocol: self.healthcheck_protocol.clone(),
                 interval_seconds: int(self.healthcheck_interval_seconds),
                 response_timeout_seconds: int(self.healthcheck_timeout_seconds),
                 max_retries: self.healthcheck_max_retries,
-                ..Healthcheck::default()
+                ..HealthcheckOptions::default()
             });
         }
         self
     }
 }
 
-/// `SingularityContainerInfo`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ContainerInfo {
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<ContainerType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub volumes: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub docker: Option<Docker>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mesos: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network_infos: Option<Value>,
+non_absent! {
+    /// `SingularityContainerInfo`.
+    #[derive(Clone, Debug, Deserialize, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct ContainerInfo {
+        #[serde(rename = "type")]
+        pub kind: Option<ContainerType>,
+        pub volumes: Option<Value>,
+        pub docker: Option<DockerInfo>,
+        pub mesos: Option<Value>,
+        pub network_infos: Option<Value>,
+    }
 }
 
 /// `SingularityContainerType`: Jackson takes only these names, as written.
@@ -382,26 +320,22 @@ pub(crate) enum Network {
     None,
 }
 
-/// `SingularityDockerInfo`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Docker {
-    pub image: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub privileged: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub network: Option<Network>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port_mappings: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub force_pull_image: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub docker_parameters: Option<Value>,
+non_absent! {
+    /// `SingularityDockerInfo`.
+    #[derive(Clone, Debug, Deserialize, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct DockerInfo {
+        pub image: String,
+        pub privileged: Option<bool>,
+        pub network: Option<Network>,
+        pub port_mappings: Option<Value>,
+        pub force_pull_image: Option<bool>,
+        pub parameters: Option<Value>,
+        pub docker_parameters: Option<Value>,
+    }
 }
 
-impl Docker {
+impl DockerInfo {
     /// `SingularityDockerInfo`'s constructor: `privileged` is a primitive (false when left
     /// out), `portMappings` and `dockerParameters` lists (the latter made from the
     /// deprecated `parameters` map), `forcePullImage` false.
@@ -436,36 +370,25 @@ pub(crate) struct Resources {
     pub disk_mb: JavaDouble,
 }
 
-/// `HealthcheckOptions`.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Healthcheck {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uri: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port_index: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub port_number: Option<JavaLong>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub method: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub startup_timeout_seconds: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub startup_delay_seconds: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub startup_interval_seconds: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub interval_seconds: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_timeout_seconds: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_retries: Option<JavaInt>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure_status_codes: Option<Vec<JavaInt>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthcheck_result_file_path: Option<JavaString>,
+non_absent! {
+    /// `HealthcheckOptions`.
+    #[derive(Clone, Debug, Default, Deserialize, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct HealthcheckOptions {
+        pub uri: Option<String>,
+        pub port_index: Option<JavaInt>,
+        pub port_number: Option<JavaLong>,
+        pub protocol: Option<Value>,
+        pub method: Option<Value>,
+        pub startup_timeout_seconds: Option<JavaInt>,
+        pub startup_delay_seconds: Option<JavaInt>,
+        pub startup_interval_seconds: Option<JavaInt>,
+        pub interval_seconds: Option<JavaInt>,
+        pub response_timeout_seconds: Option<JavaInt>,
+        pub max_retries: Option<JavaInt>,
+        pub failure_status_codes: Option<Vec<JavaInt>>,
+        pub healthcheck_result_file_path: Option<JavaString>,
+    }
 }
 
 #[cfg(test)]

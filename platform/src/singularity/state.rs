@@ -5,7 +5,7 @@
 use std::{
     collections::{BTreeMap, VecDeque},
     sync::Arc,
-    time::{Instant, SystemTime, UNIX_EPOCH},
+    time::Instant,
 };
 
 use serde::Serialize;
@@ -14,7 +14,7 @@ use tokio::sync::Notify;
 
 use super::{
     lifecycle::{DeployState, FailureReason, RequestState},
-    objects::{Deploy, Request},
+    objects::{Deploy, Request, non_absent},
 };
 
 /// Everything the model holds, behind one lock.
@@ -26,6 +26,20 @@ pub(crate) struct State {
     /// Actions an administrator disabled (`POST /api/disasters/disabled-actions/{action}`),
     /// with the message a refused call gets.
     pub disabled_actions: BTreeMap<String, String>,
+}
+
+impl State {
+    /// Sets a live task's status; whether it was still live (a stopped or failed one stays as
+    /// it ended).
+    pub fn set_status(&mut self, task_id: &str, status: TaskStatus) -> bool {
+        match self.tasks.iter_mut().find(|t| t.id.id == task_id) {
+            Some(task) if task.status.live() => {
+                task.status = status;
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 pub(crate) struct RequestEntry {
@@ -66,40 +80,41 @@ pub(crate) struct DeployEntry {
     pub result: Option<DeployResult>,
 }
 
-/// `SingularityDeployMarker`: who started the deploy, when, and why.
-#[derive(Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Marker {
-    pub request_id: String,
-    pub deploy_id: String,
-    pub timestamp: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+non_absent! {
+    /// `SingularityDeployMarker`: who started the deploy, when, and why.
+    #[derive(Clone, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Marker {
+        pub request_id: String,
+        pub deploy_id: String,
+        pub timestamp: u64,
+        pub user: Option<String>,
+        pub message: Option<String>,
+    }
 }
 
-/// `SingularityDeployResult`.
-#[derive(Clone, Serialize)]
-pub(crate) struct DeployResult {
-    #[serde(rename = "deployState")]
-    pub state: DeployState,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(rename = "deployFailures")]
-    pub failures: Vec<Failure>,
-    pub timestamp: u64,
+non_absent! {
+    /// `SingularityDeployResult`.
+    #[derive(Clone, Serialize)]
+    pub(crate) struct DeployResult {
+        #[serde(rename = "deployState")]
+        pub state: DeployState,
+        pub message: Option<String>,
+        #[serde(rename = "deployFailures")]
+        pub failures: Vec<Failure>,
+        pub timestamp: u64,
+    }
 }
 
-/// `SingularityDeployFailure`: one task's (or the deploy's) cause.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Failure {
-    pub reason: FailureReason,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub task_id: Option<TaskId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
+non_absent! {
+    /// `SingularityDeployFailure`: one task's (or the deploy's) cause.
+    #[derive(Clone, Debug, PartialEq, Serialize)]
+    #[serde(rename_all = "camelCase")]
+    pub(crate) struct Failure {
+        pub reason: FailureReason,
+        pub task_id: Option<TaskId>,
+        pub message: Option<String>,
+    }
 }
 
 /// `SingularityTaskId`, as Singularity serialises it.
@@ -159,7 +174,7 @@ pub(crate) struct TaskEntry {
     pub ports: Vec<u16>,
     pub status: TaskStatus,
     /// The newest health checks, oldest first.
-    pub checks: VecDeque<HealthCheck>,
+    pub checks: VecDeque<HealthcheckResult>,
     /// Whether its last check's connection was refused (Singularity's start-up check).
     pub refused: bool,
     /// How many of its checks failed otherwise (an HTTP error, a timeout).
@@ -207,25 +222,21 @@ pub(crate) const CHECKS_KEPT: usize = 10;
 
 /// One health check: when, and the status it got or why it got none.
 #[derive(Clone, Debug, Serialize)]
-pub struct HealthCheck {
+pub struct HealthcheckResult {
     /// Epoch milliseconds.
     pub at: u64,
     pub status: Option<u16>,
     pub error: Option<String>,
 }
 
-impl HealthCheck {
+impl HealthcheckResult {
     pub fn passed(&self) -> bool {
         self.status
             .is_some_and(|status| (200..300).contains(&status))
     }
 }
 
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as u64)
-}
+pub(crate) use crate::now_millis;
 
 /// A duration as Singularity prints one in messages (`JavaUtils.durationFromMillis`:
 /// `DurationFormatUtils`, `mm:ss.SSS`): minutes, seconds, milliseconds, e.g. `00:45.012`.

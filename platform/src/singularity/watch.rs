@@ -9,11 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use super::{
-    Inner,
-    checker::{MIN_INTERVAL, set_status},
-    state::TaskStatus,
-};
+use super::{Inner, limits::MIN_INTERVAL, state::TaskStatus};
 use crate::runtime::{self, Runtime};
 
 /// How many lines of a task are kept when it ends, and shown for a running one.
@@ -79,8 +75,8 @@ pub(super) async fn refresh<R: Runtime>(inner: &Inner<R>, which: impl Fn(&str) -
     };
     for task_id in running {
         let code = match statuses.get(&task_id) {
-            Some(runtime::TaskStatus::Running) => continue,
-            Some(runtime::TaskStatus::Exited { code }) => *code,
+            Some(runtime::RunStatus::Running) => continue,
+            Some(runtime::RunStatus::Exited { code }) => *code,
             // Removed behind the platform's back: it is gone.
             None => None,
         };
@@ -93,7 +89,8 @@ pub(super) async fn refresh<R: Runtime>(inner: &Inner<R>, which: impl Fn(&str) -
         if !quoted.is_empty() {
             message.push_str(&format!("; last lines: {}", quoted.join(" | ")));
         }
-        set_status(inner, &task_id, TaskStatus::Failed { code, message }).await;
+        let failed = TaskStatus::Failed { code, message };
+        inner.state.lock().await.set_status(&task_id, failed);
     }
 }
 
@@ -122,7 +119,7 @@ pub(super) async fn lines<R: Runtime>(inner: &Inner<R>, task_id: &str) -> Option
         }
     }
     let fetched = {
-        let mut cache = inner.fetched.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = crate::lock(&inner.fetched);
         // Only fetches under way or still fresh are kept: at most one per running task.
         cache.retain(|_, fetched| {
             fetched.try_lock().map_or(true, |last| {

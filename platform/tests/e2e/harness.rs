@@ -1,4 +1,4 @@
-//! The platform's real binary, started on free ports with short timings, and what the
+//! The platform's real binary, started on ports it chooses (`--port 0`) with short timings, and what the
 //! end-to-end tests need around it: its API, Docker's view of its containers, the step images.
 
 use std::{
@@ -14,7 +14,7 @@ use std::{
 use nix::sys::signal::Signal;
 use serde_json::Value;
 pub use test_support::browser::{chromium, skip};
-use test_support::{app::App, browser::HEADLESS, stand_in::free_address};
+use test_support::{app::App, browser::HEADLESS, platform};
 
 /// The tests share one Docker engine and two cores: one platform at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -99,19 +99,16 @@ impl Platform {
     }
 
     /// Starts the platform with `docker` as its `docker` command (`None`: Docker's own, whose
-    /// containers of this platform are checked before and after) and `args` after the ports.
+    /// containers of this platform are checked when it stops) and `args` after the ports,
+    /// which it chooses.
     pub fn start_with(docker: Option<&Path>, args: &[&str]) -> Platform {
         let turn = ONE_AT_A_TIME
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let (port, discovery) = (free_address().port(), free_address());
         let docker = docker.map(|path| path.display().to_string());
-        if docker.is_none() {
-            let before = containers_of(port, true);
-            assert!(before.is_empty(), "containers on port {port}: {before:?}");
-        }
+        let (app, port, discovery) = spawn(0, 0, args, docker.as_deref());
         Platform {
-            app: spawn(port, discovery, args, docker.as_deref()),
+            app,
             port,
             discovery,
             url: format!("http://127.0.0.1:{port}"),
@@ -130,7 +127,8 @@ impl Platform {
     pub fn crash_and_restart(&mut self, args: &[&str]) {
         self.app.signal(Signal::SIGKILL);
         self.app.wait(Duration::from_secs(5));
-        self.app = spawn(self.port, self.discovery, args, self.docker.as_deref());
+        let ports = (self.port, self.discovery.port());
+        (self.app, ..) = spawn(ports.0, ports.1, args, self.docker.as_deref());
     }
 
     /// Singularity's base URL, as `SINGULARITY_URL` takes it.
@@ -167,6 +165,18 @@ impl Platform {
         self.app
             .check(status == 200, &format!("GET {path} -> {status} {body}"));
         serde_json::from_str(&body).unwrap_or_else(|err| self.app.fail(&format!("{path}: {err}")))
+    }
+
+    /// Starts the platform with [`FAST`] timings if Docker holds `image`, creates the request
+    /// `hello-mesos` and starts its deploy `first` of `image`; else says why not through
+    /// [`skip`].
+    pub fn first_deploy_of(image: &str) -> Option<Platform> {
+        let platform = Platform::start_for(&[image])?.request("hello-mesos");
+        let (status, body) = platform.deploy("hello-mesos", "first", image, serde_json::json!({}));
+        platform
+            .app
+            .check(status == 200, &format!("POST deploy -> {status} {body}"));
+        Some(platform)
     }
 
     /// Creates the request `id`, of one instance.
@@ -263,27 +273,43 @@ impl Platform {
     }
 }
 
-/// Starts the platform's binary (with `docker` as its `docker` command, if given) and waits
-/// for its last start-up line.
-fn spawn(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&str>) -> App {
-    let mut app = launch(port, discovery, args, docker);
-    app.wait_for_line("Stop with Ctrl+C", Duration::from_secs(60));
-    app
+/// Starts the platform's binary on these ports (0: it chooses), with `docker` as its `docker`
+/// command if given, and waits for its last start-up line: the app, and the ports it bound.
+fn spawn(port: u16, discovery: u16, args: &[&str], docker: Option<&str>) -> (App, u16, SocketAddr) {
+    let (command, env) = command(port, discovery, args, docker);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let started = platform::start(command, &env, Duration::from_secs(60));
+    let discovery = SocketAddr::from(([127, 0, 0, 1], started.discovery));
+    (started.app, started.port, discovery)
 }
 
-/// Starts the platform's binary (with `docker` as its `docker` command, if given).
+/// Starts the platform's binary on these ports, with `docker` as its `docker` command if
+/// given, and does not wait: for a start that is to fail.
 pub fn launch(port: u16, discovery: SocketAddr, args: &[&str], docker: Option<&str>) -> App {
+    let (command, env) = command(port, discovery.port(), args, docker);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    App::spawn(command, &env)
+}
+
+/// The platform's command line and environment.
+fn command(
+    port: u16,
+    discovery: u16,
+    args: &[&str],
+    docker: Option<&str>,
+) -> (Command, Vec<(&'static str, String)>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_platform"));
     command
         .args(["--port", &port.to_string()])
-        .args(["--discovery-port", &discovery.port().to_string()])
+        .args(["--discovery-port", &discovery.to_string()])
         .args(args);
     // Docker's client needs to find itself and its settings.
-    let path = std::env::var("PATH").unwrap_or_default();
-    let home = std::env::var("HOME").unwrap_or_default();
-    let mut env = vec![("PATH", path.as_str()), ("HOME", home.as_str())];
-    env.extend(docker.map(|docker| ("DOCKER", docker)));
-    App::spawn(command, &env)
+    let mut env = vec![
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+        ("HOME", std::env::var("HOME").unwrap_or_default()),
+    ];
+    env.extend(docker.map(|docker| ("DOCKER", docker.to_string())));
+    (command, env)
 }
 
 impl Drop for Platform {

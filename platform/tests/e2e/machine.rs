@@ -24,12 +24,9 @@ const LOG_BOUND: u64 = 3 * 1024 * 1024;
 #[test]
 #[ignore = "needs Docker and the steps' images: see the top of e2e.rs"]
 fn a_second_platform_on_the_same_port_exits_1_and_leaves_the_first_ones_tasks_alone() {
-    let Some(platform) = Platform::start_for(&[STEP_07]) else {
+    let Some(platform) = Platform::first_deploy_of(STEP_07) else {
         return;
     };
-    let platform = platform.request("hello-mesos");
-    let (status, body) = platform.deploy("hello-mesos", "first", STEP_07, json!({}));
-    assert_eq!(status, 200, "{body}");
     assert_eq!(
         platform.result("hello-mesos", "first")["deployState"],
         "SUCCEEDED"

@@ -13,7 +13,7 @@ use super::{
     disasters::check_enabled,
     dropwizard, not_found, ok, read_body,
     requests::entire_parent,
-    validate::{check_deploy, check_request},
+    validate::{validate_deploy, validate_request},
 };
 use crate::{
     runtime::Runtime,
@@ -56,7 +56,7 @@ pub(super) async fn start_deploy<R: Runtime>(
         .requests
         .get_mut(&request_id)
         .ok_or_else(|| not_found(&request_id))?;
-    let updated_request = fields.updated_request.map(check_request).transpose()?;
+    let updated_request = fields.updated_request.map(validate_request).transpose()?;
     let instances = updated_request
         .as_ref()
         .unwrap_or(&entry.request)
@@ -75,7 +75,7 @@ pub(super) async fn start_deploy<R: Runtime>(
         .iter()
         .any(|d| d.marker.deploy_id == deploy_id);
     let settings = &singularity.inner.settings;
-    let stored = check_deploy(deploy, &request_id, instances, used, settings)?;
+    let stored = validate_deploy(deploy, &request_id, instances, used, settings)?;
     if entry.pending.is_some() {
         return Err(dropwizard(
             StatusCode::CONFLICT,

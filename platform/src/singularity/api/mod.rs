@@ -14,20 +14,20 @@
 //!   details (they are only shown in debug mode). A body sent without
 //!   `Content-Type: application/json` gets Jersey's 415, through the same mapper.
 //!
-//! Each concern has its file: [`requests`], [`list`], [`lifecycle`], [`deploys`],
-//! [`history`], [`tasks`], [`sandbox`], [`state`] and [`disasters`] hold the resources'
+//! Each concern has its file: [`requests`], [`list`], [`request_actions`], [`deploys`],
+//! [`history`], [`tasks`], [`sandbox`], [`counts`] and [`disasters`] hold the resources'
 //! handlers, [`validate`] the validator's rules (no HTTP in them), [`query`] the reading of
 //! query strings; this file the routes and the shapes of answers they share.
 
+mod counts;
 mod deploys;
 mod disasters;
 mod history;
-mod lifecycle;
 mod list;
 mod query;
+mod request_actions;
 mod requests;
 mod sandbox;
-mod state;
 mod tasks;
 mod unmodelled;
 mod validate;
@@ -58,15 +58,15 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
         )
         .route(
             "/api/requests/request/{id}",
-            get(get_request::<R>).delete(lifecycle::delete::<R>),
+            get(get_request::<R>).delete(request_actions::delete::<R>),
         )
         .route(
             "/api/requests/request/{id}/scale",
-            put(lifecycle::scale::<R>),
+            put(request_actions::scale::<R>),
         )
         .route(
             "/api/requests/request/{id}/bounce",
-            post(lifecycle::bounce::<R>),
+            post(request_actions::bounce::<R>),
         )
         .route("/api/requests/request/{id}/pause", post(pause::<R>))
         .route("/api/requests/request/{id}/unpause", post(unpause::<R>))
@@ -94,7 +94,7 @@ pub(super) fn routes<R: Runtime>(singularity: Singularity<R>) -> Router {
             get(tasks::ids_by_status::<R>),
         )
         .route("/api/sandbox/{task_id}/read", get(sandbox::read::<R>))
-        .route("/api/state", get(state::state::<R>))
+        .route("/api/state", get(counts::state::<R>))
         .route(
             "/api/disasters/disabled-actions",
             get(disabled_actions::<R>),
@@ -132,12 +132,7 @@ impl IntoResponse for Refusal {
                 .into_response(),
             Refusal::Mapped(status, message) => {
                 let body = json!({ "code": status.as_u16(), "message": message });
-                (
-                    status,
-                    [(CONTENT_TYPE, "application/json")],
-                    body.to_string(),
-                )
-                    .into_response()
+                crate::json(status, body.to_string())
             }
         }
     }
@@ -154,12 +149,7 @@ pub(super) fn bad_request(message: impl Into<String>) -> Refusal {
 }
 
 pub(super) fn ok(body: Value) -> Response {
-    (
-        StatusCode::OK,
-        [(CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    crate::json(StatusCode::OK, body.to_string())
 }
 
 /// The body, read as Jackson reads it into `T` (unknown fields ignored, as Singularity's

@@ -12,7 +12,7 @@ use super::{
     Answer, Refusal, bad_request,
     disasters::check_enabled,
     dropwizard, not_found, ok, read_body, unmodelled,
-    validate::{check_changes, check_request},
+    validate::{validate_changes, validate_request},
 };
 use crate::{
     runtime::Runtime,
@@ -42,11 +42,11 @@ pub(super) async fn save_request<R: Runtime>(
         "CREATE_REQUEST"
     };
     check_enabled(&state, action)?;
-    let request = check_request(request)?;
+    let request = validate_request(request)?;
     let count = state.requests.len();
     match state.requests.get_mut(&id) {
         Some(entry) => {
-            check_changes(&entry.request, &request)?;
+            validate_changes(&entry.request, &request)?;
             entry.request = request;
         }
         // This platform's own limit: Singularity keeps as many as ZooKeeper holds.

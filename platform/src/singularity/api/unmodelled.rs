@@ -30,7 +30,7 @@ fn refuse(field: &str, why: &str) -> Result<(), Refusal> {
 }
 
 /// A deploy's fields Mesos would act on and the platform cannot, each with why.
-pub(super) fn check_deploy(deploy: &Deploy) -> Result<(), Refusal> {
+pub(super) fn validate_deploy(deploy: &Deploy) -> Result<(), Refusal> {
     let container = deploy.container_info.as_ref();
     let docker = container.and_then(|c| c.docker.as_ref());
     if container.is_some_and(|c| matches!(c.kind, Some(ContainerType::Mesos))) {
@@ -168,7 +168,7 @@ pub(super) fn check_deploy(deploy: &Deploy) -> Result<(), Refusal> {
 
 /// `requestType`s whose tasks Singularity starts by itself after a deploy (SCHEDULED on its
 /// `schedule`, RUN_ONCE once), which this platform does not.
-pub(super) fn check_request(request: &Request) -> Result<(), Refusal> {
+pub(super) fn validate_request(request: &Request) -> Result<(), Refusal> {
     if request.skip_healthchecks == Some(true) {
         return refuse(
             "skipHealthchecks",

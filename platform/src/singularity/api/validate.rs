@@ -26,7 +26,7 @@ const MAX_DISK_MB_PER_REQUEST: i32 = 3_000_000;
 
 /// `SingularityValidator.checkSingularityRequest`: the request as it is saved, `requestType`
 /// derived from the deprecated `daemon`/`loadBalanced` when missing (`RequestType.java`).
-pub(super) fn check_request(request: Request) -> Result<Request, Refusal> {
+pub(super) fn validate_request(request: Request) -> Result<Request, Refusal> {
     let Some(id) = &request.id else {
         return Err(bad_request("Request must have an id"));
     };
@@ -90,14 +90,14 @@ pub(super) fn check_request(request: Request) -> Result<Request, Refusal> {
         request_type: Some(request_type),
         ..request.with_agent_twins()
     };
-    unmodelled::check_request(&request)?;
+    unmodelled::validate_request(&request)?;
     Ok(request)
 }
 
 /// `checkForIllegalChanges`: a request's type stays, except a WORKER and a SERVICE that is
 /// not load balanced, which may become each other; whether it is load balanced stays.
-pub(super) fn check_changes(existing: &Request, request: &Request) -> Result<(), Refusal> {
-    // Both were saved through `check_request`, which sets the type.
+pub(super) fn validate_changes(existing: &Request, request: &Request) -> Result<(), Refusal> {
+    // Both were saved through `validate_request`, which sets the type.
     let kind = |r: &Request| r.request_type.unwrap_or(RequestType::Worker);
     let balanced = |r: &Request| r.load_balanced.unwrap_or(false);
     let (from, to) = (kind(existing), kind(request));
@@ -129,7 +129,7 @@ const DEFAULT_RESOURCES: (f64, f64, i32, f64) = (1.0, 64.0, 0, 0.0);
 /// deprecated `healthcheckUri` converted to `healthcheck`, its defaults filled in; scalars
 /// as Jackson coerced them). The
 /// platform's settings stand for the configuration's health-check defaults.
-pub(super) fn check_deploy(
+pub(super) fn validate_deploy(
     deploy: Deploy,
     request_id: &str,
     instances: i64,
@@ -170,7 +170,7 @@ pub(super) fn check_deploy(
     {
         return Err(bad_request("Cannot override STARTED_BY_USER in command"));
     }
-    check_resources(&deploy, deploy_id, instances)?;
+    validate_resources(&deploy, deploy_id, instances)?;
     let healthcheck =
         (deploy.healthcheck.as_ref()).map(|h| (h.uri.clone(), h.port_index, h.port_number));
     if let Some((uri, port_index, port_number)) = healthcheck {
@@ -237,7 +237,7 @@ pub(super) fn check_deploy(
             deploy.image()
         )));
     }
-    unmodelled::check_deploy(&deploy)?;
+    unmodelled::validate_deploy(&deploy)?;
     if used {
         return Err(bad_request(
             "Can not deploy a deploy that has already been deployed",
@@ -248,7 +248,7 @@ pub(super) fn check_deploy(
 
 /// `checkForIllegalResources`, with `MesosConfiguration`'s limits; numbers as Java's `%s`
 /// prints them.
-fn check_resources(deploy: &Deploy, deploy_id: &str, instances: i64) -> Result<(), Refusal> {
+fn validate_resources(deploy: &Deploy, deploy_id: &str, instances: i64) -> Result<(), Refusal> {
     let (cpus, memory_mb, disk_mb) = match &deploy.resources {
         Some(r) => (r.cpus.0, r.memory_mb.0, r.disk_mb.0),
         None => (

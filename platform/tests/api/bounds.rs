@@ -3,11 +3,9 @@
 //! the health-check timings, and a cancel that ends a deploy whatever its timings. Each
 //! expectation cites what HubSpot's source does, or says that the limit is the platform's own.
 
-mod harness;
-
 use std::time::{Duration, Instant};
 
-use harness::{Answer, Api, deploy_request, mapped, plain_400};
+use crate::harness::{Answer, Api, deploy_request, mapped, plain_400};
 use serde_json::{Value, json};
 
 /// A field no Java class has, of `len` bytes.

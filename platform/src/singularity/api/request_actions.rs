@@ -20,7 +20,7 @@ use super::{
     disasters::check_enabled,
     not_found, ok, read_body,
     requests::{check_no_changing_deploy, entire_parent},
-    validate::check_request,
+    validate::validate_request,
 };
 use crate::runtime::Runtime;
 use crate::singularity::{Singularity, checker, jackson::JavaInt};
@@ -105,7 +105,7 @@ pub(in crate::singularity) async fn scale<R: Runtime>(
         check_enabled(&state, "SCALE_REQUEST")?;
         let mut request = entry.request.clone();
         request.instances = scale.instances;
-        let request = check_request(request)?;
+        let request = validate_request(request)?;
         let (old, new) = (entry.request.instances(), request.instances());
         if old == new {
             return Err(bad_request(format!(

@@ -2,11 +2,9 @@
 //! validation and its messages, the request's live state, the deploy history, and each way a
 //! deploy ends. Each expectation cites what HubSpot's source does (see the model's docs).
 
-mod harness;
-
 use std::time::{Duration, Instant};
 
-use harness::{Api, call, deploy_request, mapped, plain_400};
+use crate::harness::{Api, call, deploy_request, mapped, plain_400};
 use platform::{
     runtime::{Runtime, simulated::LocalSingularity},
     singularity::Settings,

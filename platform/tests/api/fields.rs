@@ -2,9 +2,7 @@
 //! not modelled, and requests and deploys are answered as Singularity re-serialises them;
 //! over HTTP, with simulated tasks. Each test names the HubSpot source it follows.
 
-mod harness;
-
-use harness::{Api, deploy_request, mapped, plain_400};
+use crate::harness::{Api, deploy_request, mapped, plain_400};
 use platform::runtime::CommandInfo;
 use serde_json::{Value, json};
 
@@ -242,7 +240,7 @@ fn a_pauses_options_are_refused_not_ignored() {
         "ACTIVE"
     );
     // Without a body, as otpl-deploy and the pages pause.
-    let paused = harness::call("POST", &api.url("/api/requests/request/hello/pause"), None);
+    let paused = crate::harness::call("POST", &api.url("/api/requests/request/hello/pause"), None);
     assert_eq!(paused.status, 200, "{}", paused.body);
     let answer = api.post(
         "/api/requests/request/hello/unpause",

@@ -20,10 +20,10 @@ use test_support::{
     browser::{Tab, chromium},
     docker_stand_in::DockerStandIn,
     http::client,
-    stand_in::free_address,
+    platform,
 };
 
-/// The platform's binary on free ports, with a `docker` stand-in.
+/// The platform's binary on ports it chooses, with a `docker` stand-in.
 struct Platform {
     app: App,
     port: u16,
@@ -35,26 +35,23 @@ impl Platform {
     /// Starts it, under a limit of `open_files` descriptors if given (as `ulimit -n` sets it).
     fn start(open_files: Option<u32>) -> Platform {
         let docker = DockerStandIn::new();
-        let (port, discovery) = (free_address().port(), free_address().port());
         let limit = open_files.map_or(String::new(), |n| format!("ulimit -n {n} && "));
         let mut command = Command::new("sh");
         command
             .args(["-c", &format!(r#"{limit}exec "$0" "$@""#)])
             .arg(env!("CARGO_BIN_EXE_platform"))
-            .args(["--port", &port.to_string()])
-            .args(["--discovery-port", &discovery.to_string()]);
+            .args(["--port", "0", "--discovery-port", "0"]);
         let path = std::env::var("PATH").unwrap_or_default();
         let program = docker.program();
         let env = [
             ("PATH", path.as_str()),
             ("DOCKER", program.to_str().unwrap()),
         ];
-        let mut app = App::spawn(command, &env);
-        app.wait_for_line("Stop with Ctrl+C", Duration::from_secs(30));
+        let started = platform::start(command, &env, Duration::from_secs(30));
         Platform {
-            app,
-            port,
-            discovery,
+            app: started.app,
+            port: started.port,
+            discovery: started.discovery,
             _docker: docker,
         }
     }

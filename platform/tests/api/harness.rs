@@ -1,6 +1,5 @@
 //! The API tests' harness: a model served over HTTP with simulated tasks, and the calls and
 //! checks the tests make. Each test file uses part of it.
-#![allow(dead_code)]
 
 use std::time::{Duration, Instant};
 

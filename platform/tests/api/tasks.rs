@@ -2,9 +2,7 @@
 //! tasks and where they listen, their output, the cluster's counts, the deploy list, and
 //! removing, scaling and bouncing a request. Each expectation cites HubSpot's source.
 
-mod harness;
-
-use harness::{Api, mapped, plain_400};
+use crate::harness::{Api, mapped, plain_400};
 use serde_json::{Value, json};
 
 /// A request `hello` with `instances`, deployed as `d1` and SUCCEEDED.
@@ -50,7 +48,7 @@ fn active_tasks_tell_each_tasks_host_and_port() {
         assert_eq!(task["taskRequest"]["request"]["id"], "hello");
         // The task answers on that host and port.
         let url = format!("http://127.0.0.1:{}/health", port(task));
-        assert_eq!(harness::call("GET", &url, None).status, 200);
+        assert_eq!(crate::harness::call("GET", &url, None).status, 200);
     }
     // TaskResource.getActiveTask: the same task by its id; `checkActiveTask` 404s otherwise.
     let id = tasks[0]["taskId"]["id"].as_str().expect("an id");
@@ -338,7 +336,7 @@ fn hello_mesos() -> Api {
     .expect("config/local's request");
     let request: Value = serde_json::from_str(&request).expect("JSON");
     assert_eq!(api.post("/api/requests", &request).status, 200);
-    let mut deploy = harness::deploy_request("step_09_discovery_1", "step-09-discovery");
+    let mut deploy = crate::harness::deploy_request("step_09_discovery_1", "step-09-discovery");
     deploy["deploy"]["requestId"] = json!("hello-mesos");
     deploy["deploy"]["containerInfo"]["docker"]["image"] = json!("hello-mesos:step-09-discovery");
     assert_eq!(api.post("/api/deploys", &deploy).status, 200);
