@@ -62,7 +62,8 @@ fn main() -> ExitCode {
     match bench(&Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("bench: {err}");
+            // An error may quote what a server printed.
+            eprintln!("bench: {}", probe::shown(&err));
             ExitCode::FAILURE
         }
     }

@@ -114,7 +114,9 @@ impl Load {
     /// `server`, and returns what wrk measured, the CPU time the server took meanwhile, and
     /// wrk's own.
     pub fn run(&self, url: &str, connections: u32, server: &[Pid]) -> Result<Figures, String> {
-        eprintln!("  GET {url} for {} s", self.duration.as_secs());
+        // The URL is the one the server announced: shown, never obeyed.
+        let shown = printable::visible(url);
+        eprintln!("  GET {shown} for {} s", self.duration.as_secs());
         let cpu_before = probe::cpu_time(server)?;
         // wrk is the only child that ends during the load: the children's CPU time grows by
         // its own.
