@@ -560,7 +560,8 @@ mod tests {
 
     #[test]
     fn a_line_before_the_readiness_line_on_the_other_stream_is_still_found() {
-        let mut app = shell("echo 'Not yet' >&2; echo 'Server running at: http://x:1'; sleep 5");
+        let script = "echo 'Not yet' >&2; sleep 0.2; echo 'Server running at: http://x:1'; sleep 5";
+        let mut app = shell(script);
         assert_eq!(app.ready().map_err(|f| f.what), Ok("http://x:1".into()));
         let line = app.expect_line("Not yet", Duration::from_secs(1));
         assert_eq!(line.map_err(|f| f.what), Ok("Not yet".into()));

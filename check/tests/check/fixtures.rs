@@ -83,6 +83,16 @@ fn ready_before_listening_announces_no_port() {
     checked.expect_stdout("announced http://127.0.0.1:0");
 }
 
+/// A service that refuses PORT0=0 (this repository's setting, for its step tests): the checker
+/// gives it a free port, as Mesos gives one, and only the advice says it.
+#[test]
+fn refusing_port_zero_is_advice() {
+    let checked = checked(PYTHON, "refuses_port_zero.py", &["03"], &[]);
+    checked.expect_success();
+    checked.expect_advice("env: port0 zero takes a free port");
+    checked.expect_stdout("  ✓ root answers\n");
+}
+
 #[test]
 fn no_readiness_line_is_named() {
     let happened = "no line \"Server running at: \" within 10s";
