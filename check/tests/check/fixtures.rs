@@ -93,6 +93,15 @@ fn refusing_port_zero_is_advice() {
     checked.expect_stdout("  ✓ root answers\n");
 }
 
+/// A service that cannot listen on an IPv6 address: Mesos never gives one, so it is advice.
+#[test]
+fn refusing_ipv6_is_advice() {
+    let checked = checked(PYTHON, "ipv4_only.py", &["03"], &[]);
+    checked.expect_success();
+    checked.expect_advice("env: ipv6 task host is a url");
+    checked.expect_stdout("Mesos gives TASK_HOST as the agent's host name");
+}
+
 #[test]
 fn no_readiness_line_is_named() {
     let happened = "no line \"Server running at: \" within 10s";

@@ -16,9 +16,10 @@ const NOT_PORTS: [&str; 6] = ["abc", "70000", "65536", "-1", "3000x", " 3000"];
 /// What a task that cannot start on the platform goes through.
 const BAD_CONFIG: &str = "Mesos always sets TASK_HOST and PORT0; a task started without them \
     (a wrong image, a wrong command) must exit at once with a non-zero code and its reason in its \
-    log, as the workshop's original app does with exit code 3: Singularity marks the task failed \
-    and the deploy fails at once. A service that starts anyway is never reached, and its deploy \
-    is marked FAILED only after Singularity's health-check time (55 s).";
+    log, as the workshop's original app does with exit code 3: Singularity sees the task fail \
+    on start-up and the deploy fails then. A service that starts anyway, on an address it \
+    guessed, may not be where Singularity checks it: its deploy is then marked FAILED only after \
+    the whole health-check time (55 s), with no reason in its log.";
 const PAGE: &str = "docs/03-env.md#what-changed-since-step-02";
 /// The advice about a refusal's line.
 const ONE_LINE: &str = "Singularity shows a failed task's log; any non-zero exit fails it. \

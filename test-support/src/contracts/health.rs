@@ -6,9 +6,11 @@ use crate::health::{self, Next};
 
 const PAGE: &str = "docs/07-health.md#why";
 
-/// Checks `{url}/health` as Singularity does, from the moment the app was ready, until it is
-/// healthy (`Ok` with how long that took, and after how many checks) or Singularity would give
-/// up on it. A process that exits meanwhile is a task that failed.
+/// Checks `{url}/health` as Singularity does, until it is healthy (`Ok` with how long after the
+/// start that took, and after how many checks) or Singularity would give up on it. A process that
+/// exits meanwhile is a task that failed. The first check comes at the readiness line, where
+/// Singularity's comes `startupIntervalSeconds` (2 s) after the task runs: a healthy service is
+/// seen so at once, and the later checks keep Singularity's intervals and limits.
 fn until_healthy(app: &mut App, url: &str) -> Result<(Duration, u32), Failed> {
     let rules = health::rules();
     let url = format!("{url}/health");
