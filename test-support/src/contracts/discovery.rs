@@ -304,6 +304,9 @@ fn unannounces_on(bin: &str, signal: Signal) -> Outcome {
     let discovery = Discovery::start(Answer::Accept);
     let (mut app, _) = announcing(bin, &discovery.host(), &[])?;
     let id = id_of(&announcements(&app, &discovery, 1)?[0]);
+    // Once it says so: a stop while its first announcement is on its way may leave nothing
+    // for it to take back, as far as it knows.
+    app.expect_line("ANNOUNCED ", DISCOVERY_DEADLINE)?;
     app.send(signal)?;
     expect_clean_stop(&mut app)?;
     let deletes = discovery.server.requests_to("DELETE", "/");
@@ -354,6 +357,7 @@ pub fn unannounces_before_it_stops_listening(bin: &str) -> Outcome {
     let discovery = Discovery::start(Answer::Accept);
     let (mut app, url) = announcing(bin, &discovery.host(), &[])?;
     announcements(&app, &discovery, 1)?;
+    app.expect_line("ANNOUNCED ", DISCOVERY_DEADLINE)?;
     // A request in progress keeps the drain going, so that a closed listener is seen apart
     // from a process that has gone.
     let _slow = HalfRequest::start(&url, "/").map_err(|err| app.failed(&err))?;
