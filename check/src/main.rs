@@ -91,8 +91,11 @@ fn main() -> ExitCode {
         Ok(service) => service,
         Err(message) => {
             match (&args.summary, args.format) {
-                // The class's table still gets its row.
-                (Some(name), _) => println!("| {name} | {} |", message.replace('|', "/")),
+                // The class's table still gets its row, of one line.
+                (Some(name), _) => {
+                    let first = message.lines().next().unwrap_or_default();
+                    println!("| {name} | {} |", app::visible(&first.replace('|', "/")));
+                }
                 (None, Format::Json) => println!("{}", report::Document::error(&message).json()),
                 (None, Format::Text) => eprintln!("{}", app::visible(&message)),
             }

@@ -120,11 +120,24 @@ fn a_flood_is_cut_short() {
 fn a_command_that_exits_at_once_shows_its_status_and_streams() {
     let happened = "exited (exit status: 2) without a line \"Server running at: \"";
     expect_no_start("no_such_app.py", "03", happened);
-    let checked = checked(PYTHON, "no_such_app.py", &["03"], &[]);
+    let text = checked(PYTHON, "no_such_app.py", &["03"], &[]);
     assert!(
-        checked.stderr.contains("its last stderr:") && checked.stderr.contains("No such file"),
+        text.stderr.contains("its last stderr:") && text.stderr.contains("No such file"),
         "{}",
-        checked.stderr
+        text.stderr
+    );
+    // For scripts: a document whose status is an error, and a class's table gets one row.
+    let json = checked(PYTHON, "no_such_app.py", &["03", "--format", "json"], &[]);
+    let document: serde_json::Value = serde_json::from_str(&json.stdout).expect("a document");
+    assert_eq!(document["status"], "error", "{document}");
+    let message = document["message"].as_str().unwrap_or_default();
+    assert!(message.contains("exit status: 2"), "{document}");
+    let row = checked(PYTHON, "no_such_app.py", &["03", "--summary", "dave"], &[]);
+    assert!(
+        row.stdout.starts_with("| dave | The service did not start")
+            && row.stdout.lines().count() == 1,
+        "{}",
+        row.stdout
     );
 }
 
