@@ -30,7 +30,9 @@ pub struct Held {
 /// A contract that holds, with nothing more to say.
 pub const HELD: Held = Held { note: None };
 
-/// The environment Mesos would give, with a port chosen by the operating system.
+/// The environment Mesos would give, with a port chosen by the operating system (`PORT0=0`, so
+/// that the step tests run side by side; the checker gives a free port instead, as Mesos gives
+/// one: [`crate::app::choose_ports`]).
 pub const MESOS_ENV: [(&str, &str); 2] = [("TASK_HOST", "127.0.0.1"), ("PORT0", "0")];
 
 /// What `GET /` answers, at every step (the workshop's wording: a learner's service may say
