@@ -102,6 +102,14 @@ fn refusing_ipv6_is_advice() {
     checked.expect_stdout("Mesos gives TASK_HOST as the agent's host name");
 }
 
+/// A line the snapshots print on stdout, printed on stderr: advice, which names the stream.
+#[test]
+fn a_line_on_the_other_stream_is_named() {
+    let checked = checked(PYTHON, "caught_on_stderr.py", &["04"], &[]);
+    checked.expect_advice("signals: says caught sigterm and sigint");
+    checked.expect_stdout("no line \"Caught SIGTERM\" on stdout (it is on stderr)");
+}
+
 #[test]
 fn no_readiness_line_is_named() {
     let happened = "no line \"Server running at: \" within 10s";

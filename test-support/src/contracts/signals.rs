@@ -63,9 +63,14 @@ pub fn says_caught_sigterm_and_sigint(bin: &str) -> Outcome {
         app.send(signal)?;
         expect_clean_stop(&mut app)?;
         let caught = format!("Caught {}", signal.as_str());
+        let elsewhere = if app.stderr().lines().any(|line| line == caught) {
+            " (it is on stderr)"
+        } else {
+            ""
+        };
         app.check(
             app.stdout().lines().any(|line| line == caught),
-            &format!("no line {caught:?} on stdout"),
+            &format!("no line {caught:?} on stdout{elsewhere}"),
         )?;
         app.check(app.stderr().is_empty(), "printed errors while stopping")?;
     }
