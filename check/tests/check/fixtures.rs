@@ -5,6 +5,7 @@
 
 use std::{
     process::{Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
     thread,
     time::{Duration, Instant},
 };
@@ -22,7 +23,12 @@ const PYTHON: &[&str] = &["python3", "-B"];
 /// Checks `fixture` (run by `interpreter`, with `more` arguments) with the checker's `options`,
 /// and returns what the checker said, once it has made sure that no process is left.
 fn checked(interpreter: &[&str], fixture: &str, options: &[&str], more: &[&str]) -> Checked {
-    let marker = marker(fixture);
+    // A marker of its own for each run: two tests may check the same fixture at once.
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    let marker = marker(&format!(
+        "{fixture}-{}",
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
     let path = root().join("check/tests/fixtures").join(fixture);
     let path = path.to_str().expect("a UTF-8 path");
     let mut args = options.to_vec();
