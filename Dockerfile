@@ -34,13 +34,14 @@ COPY . .
 RUN case "$STEP" in step-*) ;; *) false ;; esac && [ -f "$STEP/Cargo.toml" ] \
     || { echo "Unknown STEP '$STEP'. Valid steps:" $(ls -d step-*/ | tr -d /) >&2; exit 1; }
 # Keep Cargo.toml, Cargo.lock and cargo's settings (.cargo/config.toml); delete every other file,
-# and the directories left empty; give every package an empty library and an empty main instead
-# of its sources. The result is the same whatever the step and the code, so the next stage's
-# COPY finds it unchanged and Docker takes the compiled dependencies from its cache.
+# and the directories left empty; give every package (at any depth: the checker's Rust fixture is
+# one below check/) an empty library and an empty main instead of its sources. The result is the
+# same whatever the step and the code, so the next stage's COPY finds it unchanged and Docker takes
+# the compiled dependencies from its cache.
 RUN find . -type f ! -name Cargo.toml ! -name Cargo.lock ! -path ./.cargo/config.toml -delete \
     && find . -mindepth 1 -type d -empty -delete \
-    && for package in */; do \
-        [ -f "$package/Cargo.toml" ] || continue; \
+    && for manifest in $(find . -mindepth 2 -name Cargo.toml); do \
+        package=$(dirname "$manifest"); \
         mkdir -p "$package/src" && : >"$package/src/lib.rs" && echo 'fn main() {}' >"$package/src/main.rs"; \
     done
 

@@ -1,7 +1,9 @@
-//! Generates the `contracts_of!` macro from the contracts themselves: every `pub fn NAME(bin: &str)`
-//! in `src/contracts/LESSON.rs` is a contract of LESSON, so that a contract cannot be written and
-//! then silently never run because a list somewhere was not updated; and the table of them,
-//! `contracts::LESSONS`, for a program that runs them (the checker).
+//! Generates the `contracts_of!` macro from the contracts themselves: every
+//! `pub fn NAME(bin: &str) -> Outcome` in `src/contracts/LESSON.rs` is a contract of LESSON, so
+//! that a contract cannot be written and then silently never run because a list somewhere was
+//! not updated; and the table of them, `contracts::LESSONS`, for a program that runs them (the
+//! checker), each with what it means: the `About` constant beside it, named like it in
+//! capitals (a contract without one, or renamed without it, does not compile).
 
 use std::{env, fmt::Write as _, fs, path::Path};
 
@@ -29,7 +31,12 @@ fn main() {
         let list = contracts.join(", ");
         let entries: Vec<String> = contracts
             .iter()
-            .map(|name| format!("Contract {{ name: \"{name}\", check: {lesson}::{name} }}"))
+            .map(|name| {
+                let about = name.to_uppercase();
+                format!(
+                    "Contract {{ name: \"{name}\", check: {lesson}::{name}, about: {lesson}::{about} }}"
+                )
+            })
             .collect();
         writeln!(
             table,
@@ -68,9 +75,9 @@ fn contracts(path: &Path, text: &str) -> Vec<String> {
         .map(|rest| {
             let (name, signature) = rest.split_once('(').unwrap_or((rest, ""));
             assert!(
-                signature.starts_with("bin: &str)"),
-                "{}: `pub fn {name}` is not a contract `pub fn {name}(bin: &str)`: make it private \
-                 if it is a helper",
+                signature.starts_with("bin: &str) -> Outcome"),
+                "{}: `pub fn {name}` is not a contract `pub fn {name}(bin: &str) -> Outcome`: make \
+                 it private if it is a helper",
                 path.display()
             );
             name.to_string()

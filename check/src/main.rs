@@ -7,18 +7,32 @@
 //! cargo run -q -p check -- 07 -- node app.js     # any command
 //! ```
 //!
-//! Exit codes: 0 every contract holds, 1 one fails (or the project does not build),
-//! 2 usage error. Ctrl+C stops the service's whole process group.
+//! Each contract is of a class: *fails*, what the platform (Singularity, Mesos, discovery) or
+//! the workshop's original app holds a service to; or *advice*, this repository's own choices,
+//! shown but never failing. `--format json` prints the results as Exercism's `results.json`.
+//!
+//! Exit codes: 0 every contract holds (advice aside), 1 one fails (or the project does not
+//! build, or the service does not start), 2 usage error. Ctrl+C stops the service's whole
+//! process group.
 
 mod lessons;
 mod report;
 mod run;
 mod service;
 
-use std::{path::PathBuf, process::ExitCode, thread, time::Instant};
+use std::{
+    path::PathBuf,
+    process::ExitCode,
+    thread,
+    time::{Duration, Instant},
+};
 
-use clap::Parser;
-use test_support::app;
+use clap::{Parser, ValueEnum};
+use test_support::{
+    app::{self, App},
+    contracts::MESOS_ENV,
+    health,
+};
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
@@ -33,33 +47,57 @@ struct Args {
     /// Stop at the first contract that fails (quicker, after an edit).
     #[arg(long)]
     fail_fast: bool,
-    /// Also show whether the service says what the workshop's snapshots say (advice only).
+    /// Skip the advice: this repository's own choices (wording, streams, exit code 4...),
+    /// which never fail a check.
     #[arg(long)]
-    wording: bool,
+    no_advice: bool,
+    /// Singularity's start-up timeout for the health checks, shortened (in class, to see a
+    /// service fail them in seconds): at most its default, 45.
+    #[arg(long, value_name = "SECONDS", default_value_t = 45,
+          value_parser = clap::value_parser!(u64).range(0..=45))]
+    startup_timeout: u64,
     /// Print only one row of a class's table: `| NAME | ✓ | ✗ 2 | … |`, a column per lesson.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with = "format")]
     summary: Option<String>,
+    /// `json`: one document shaped like Exercism's results.json, for scripts and CI.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Any command that starts your service, after `--` (run from the current directory).
     #[arg(last = true)]
     command: Vec<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     stop_the_service_on_interrupt();
     app::isolate_process_groups();
-    run::quiet_contract_panics();
+    app::choose_ports();
+    health::set_startup_timeout(Duration::from_secs(args.startup_timeout));
     let prepared = match &args.project {
         Some(dir) => service::build(dir),
         None => service::wrap(&args.command),
     };
-    let service = match prepared {
+    let service = prepared.and_then(|service| {
+        let bin = service.program.display().to_string();
+        starts(&bin).map(|()| service)
+    });
+    let service = match service {
         Ok(service) => service,
         Err(message) => {
-            match &args.summary {
-                // The class's table still gets its row.
-                Some(name) => println!("| {name} | {} |", message.replace('|', "/")),
-                None => eprintln!("{message}"),
+            match (&args.summary, args.format) {
+                // The class's table still gets its row, of one line.
+                (Some(name), _) => {
+                    let first = message.lines().next().unwrap_or_default();
+                    println!("| {name} | {} |", app::visible(&first.replace('|', "/")));
+                }
+                (None, Format::Json) => println!("{}", report::Document::error(&message).json()),
+                (None, Format::Text) => eprintln!("{}", app::visible(&message)),
             }
             return ExitCode::FAILURE;
         }
@@ -71,18 +109,18 @@ fn main() -> ExitCode {
         let kept = lesson
             .contracts
             .iter()
-            .filter(|contract| args.wording || !contract.is_wording());
+            .filter(|contract| !(args.no_advice && contract.is_advice()));
         kept.map(move |contract| (lesson, contract))
     });
+    let lines = args.summary.is_none() && args.format == Format::Text;
     for (lesson, contract) in contracts {
-        let outcome = run::run(contract, &bin);
         let result = report::Result {
             lesson: lesson.name,
             contract: contract.name,
-            wording: contract.is_wording(),
-            outcome,
+            about: contract.about,
+            outcome: run::run(contract, &bin),
         };
-        if args.summary.is_none() {
+        if lines {
             let first = results
                 .last()
                 .is_none_or(|r: &report::Result| r.lesson != lesson.name);
@@ -94,15 +132,46 @@ fn main() -> ExitCode {
             break;
         }
     }
-    match &args.summary {
-        Some(name) => println!("{}", report::summary_row(name, &results)),
-        None => report::print_failures(&results, started.elapsed()),
+    match (&args.summary, args.format) {
+        (Some(name), _) => println!("{}", report::summary_row(name, &results)),
+        (None, Format::Json) => println!("{}", report::Document::of(&results).json()),
+        (None, Format::Text) => report::print_failures(&results, started.elapsed()),
     }
     if results.iter().all(report::Result::passes) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// Starts the service once as Mesos would, before any contract: one that exits (or says
+/// nothing) before its readiness line is not checked further, and what it did comes first,
+/// its exit status and the last lines of both its streams.
+fn starts(bin: &str) -> Result<(), String> {
+    let mut app = App::start(bin, &MESOS_ENV);
+    let failed = match app.ready() {
+        Ok(_) => return Ok(()),
+        Err(failed) => failed,
+    };
+    let mut message = format!(
+        "The service did not start as Mesos would start it (TASK_HOST=127.0.0.1, PORT0 a free \
+         port): {}",
+        failed.what
+    );
+    for (name, text) in [("stdout", &failed.stdout), ("stderr", &failed.stderr)] {
+        let lines: Vec<&str> = text.lines().collect();
+        let last = &lines[lines.len().saturating_sub(5)..];
+        match last {
+            [] => message.push_str(&format!("\nits {name}: nothing")),
+            _ => {
+                message.push_str(&format!("\nits last {name}:"));
+                for line in last {
+                    message.push_str(&format!("\n  | {line}"));
+                }
+            }
+        }
+    }
+    Err(message)
 }
 
 /// Ctrl+C (and SIGTERM, SIGHUP) on the checker kills the service's whole process group, then

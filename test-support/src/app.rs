@@ -1,9 +1,8 @@
 //! A step's real binary, running as a child process that the test watches from outside.
 
 use std::{
-    cell::RefCell,
     collections::VecDeque,
-    fmt::Write as _,
+    fmt,
     io::Read,
     os::unix::process::CommandExt,
     process::{Child, Command, ExitStatus, Stdio},
@@ -51,6 +50,28 @@ pub fn isolate_process_groups() {
     ISOLATED.store(true, Ordering::SeqCst);
 }
 
+/// Whether `PORT0=0` is replaced by a free port chosen here (see [`choose_ports`]).
+static CHOSEN_PORTS: AtomicBool = AtomicBool::new(false);
+
+/// From now on, gives each app started with `PORT0=0` a free port instead, as Mesos gives a
+/// task a port of its own: `PORT0=0` (the system chooses) is how the step tests run many apps
+/// side by side, a setting of this repository's that a service checked one contract at a time
+/// need not take ([`App::start_exactly`] still gives it, to see whether it does).
+pub fn choose_ports() {
+    CHOSEN_PORTS.store(true, Ordering::SeqCst);
+}
+
+/// A port free now on `host` (on 127.0.0.1 if `host` is not an address), or `None`.
+fn free_port(host: &str) -> Option<u16> {
+    let ip = host
+        .parse::<std::net::IpAddr>()
+        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+    let listener = std::net::TcpListener::bind((ip, 0))
+        .or_else(|_| std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)))
+        .ok()?;
+    Some(listener.local_addr().ok()?.port())
+}
+
 /// Kills the process group of every app running (with [`isolate_process_groups`] on).
 pub fn kill_every_group() {
     for group in GROUPS.lock().expect("groups lock").iter() {
@@ -58,8 +79,8 @@ pub fn kill_every_group() {
     }
 }
 
-/// Why a contract failed, as [`App::fail`] last reported it on this thread: what was
-/// expected and what happened, with the app's last output lines.
+/// Why a contract failed: what was expected and what happened, with the app's last output
+/// lines. A contract returns it as a value ([`crate::contracts::Outcome`]).
 #[derive(Debug, Clone)]
 pub struct Failed {
     pub what: String,
@@ -67,14 +88,56 @@ pub struct Failed {
     pub stderr: String,
 }
 
-thread_local! {
-    static LAST_FAILED: RefCell<Option<Failed>> = const { RefCell::new(None) };
+impl Failed {
+    /// A failure that has no output of a service to show.
+    pub fn new(what: impl Into<String>) -> Failed {
+        Failed {
+            what: what.into(),
+            stdout: String::new(),
+            stderr: String::new(),
+        }
+    }
 }
 
-/// Takes the failure that [`App::fail`] last reported on this thread, if any: a program that
-/// runs a contract and catches its panic reads here what the panic's text says.
-pub fn take_last_failed() -> Option<Failed> {
-    LAST_FAILED.with(|last| last.borrow_mut().take())
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.what,
+            visible(&self.stdout),
+            visible(&self.stderr)
+        )
+    }
+}
+
+/// A service's output made safe to print on a terminal: every control character but the
+/// newline and the tab is shown as an escape (`\u{1b}`), so that no byte a service sent
+/// reaches a terminal raw. Everything that shows a service's output goes through here.
+pub fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' => c.to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Which of a process's streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        })
+    }
 }
 
 /// A running step binary. Killed when dropped, so a failing test leaves nothing behind.
@@ -82,7 +145,12 @@ pub struct App {
     child: Child,
     /// The process to signal: the binary itself, which under `unshare` is not `child`.
     pid: Pid,
+    /// When it was started: Singularity counts its health-check times from there.
+    started: Instant,
     lines: mpsc::Receiver<String>,
+    /// Lines received that no wait has taken yet, oldest first: a later wait may want one
+    /// (a line printed on the other stream before the readiness line, for instance).
+    unclaimed: VecDeque<String>,
     /// The process group to kill at the end, when the app has one of its own.
     group: Option<Pid>,
     output: Arc<Mutex<Output>>,
@@ -101,6 +169,12 @@ impl App {
     /// `TASK_HOST` set in the developer's shell cannot change what a test sees.
     pub fn start(bin: &str, env: &[(&str, &str)]) -> App {
         App::spawn(Command::new(bin), env)
+    }
+
+    /// Starts `bin` with exactly these environment variables, `PORT0=0` included whatever
+    /// [`choose_ports`] says.
+    pub fn start_exactly(bin: &str, env: &[(&str, &str)]) -> App {
+        App::spawn_with(Command::new(bin), env, false)
     }
 
     /// Starts `bin` as PID 1 of a new PID namespace, as a container's main process runs.
@@ -132,8 +206,19 @@ impl App {
 
     /// Starts `command` (a program with its arguments) with exactly these environment
     /// variables, as [`App::start`] does.
-    pub fn spawn(mut command: Command, env: &[(&str, &str)]) -> App {
+    pub fn spawn(command: Command, env: &[(&str, &str)]) -> App {
+        App::spawn_with(command, env, CHOSEN_PORTS.load(Ordering::SeqCst))
+    }
+
+    /// [`App::spawn`], with `PORT0=0` replaced by a free port if `choose`.
+    fn spawn_with(mut command: Command, env: &[(&str, &str)], choose: bool) -> App {
         command.env_clear().envs(env.iter().copied());
+        if choose && env.contains(&("PORT0", "0")) {
+            let host = env.iter().find(|(name, _)| *name == "TASK_HOST");
+            if let Some(port) = free_port(host.map_or("", |(_, host)| host)) {
+                command.env("PORT0", port.to_string());
+            }
+        }
         let isolated = ISOLATED.load(Ordering::SeqCst);
         if isolated {
             command.process_group(0);
@@ -153,15 +238,15 @@ impl App {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let readers = vec![
-            read_lines(stdout, sender.clone(), Arc::clone(&output), |o| {
-                &mut o.stdout
-            }),
-            read_lines(stderr, sender, Arc::clone(&output), |o| &mut o.stderr),
+            read_lines(stdout, Stream::Stdout, sender.clone(), Arc::clone(&output)),
+            read_lines(stderr, Stream::Stderr, sender, Arc::clone(&output)),
         ];
         App {
             child,
             pid,
+            started: Instant::now(),
             lines,
+            unclaimed: VecDeque::new(),
             group,
             output,
             readers,
@@ -169,8 +254,8 @@ impl App {
     }
 
     /// Waits for the readiness line and returns the base URL it announces.
-    pub fn ready(&mut self) -> String {
-        self.try_ready().unwrap_or_else(|err| self.fail(&err))
+    pub fn ready(&mut self) -> Result<String, Failed> {
+        self.try_ready().map_err(|err| self.failed(&err))
     }
 
     /// Waits for the readiness line and returns the base URL it announces, or says why
@@ -185,37 +270,82 @@ impl App {
             .to_string())
     }
 
-    /// Waits for a line (on stdout or stderr) that starts with `prefix`, and returns it.
+    /// Waits for a line (on stdout or stderr) that starts with `prefix`, and returns it;
+    /// panics (failing the test) if none comes `within`.
     pub fn wait_for_line(&mut self, prefix: &str, within: Duration) -> String {
-        self.try_wait_for_line(prefix, within)
-            .unwrap_or_else(|err| self.fail(&err))
+        self.expect_line(prefix, within)
+            .unwrap_or_else(|failed| panic!("{failed}"))
     }
 
-    fn try_wait_for_line(&mut self, prefix: &str, within: Duration) -> Result<String, String> {
+    /// Waits for a line (on stdout or stderr) that starts with `prefix`, and returns it. Each
+    /// line is taken once: waiting twice for the same prefix wants two lines.
+    pub fn expect_line(&mut self, prefix: &str, within: Duration) -> Result<String, Failed> {
         self.try_wait_for(prefix, within, |line| line.starts_with(prefix))
+            .map_err(|err| self.failed(&err))
     }
 
-    /// Waits for a line that `wanted` accepts; `what` names it in the error.
+    /// Waits for a line that `wanted` accepts, among those no wait has taken yet, then those
+    /// to come; `what` names it in the error.
     fn try_wait_for(
         &mut self,
         what: &str,
         within: Duration,
         wanted: impl Fn(&str) -> bool,
     ) -> Result<String, String> {
+        if let Some(at) = self.unclaimed.iter().position(|line| wanted(line)) {
+            return Ok(self.unclaimed.remove(at).expect("a line found"));
+        }
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) if wanted(&line) => return Ok(line),
-                Ok(_) => continue,
+                Ok(line) => {
+                    if self.unclaimed.len() == QUEUED_LINES {
+                        self.unclaimed.pop_front();
+                    }
+                    self.unclaimed.push_back(line);
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("no line {what:?} within {within:?}"));
+                    let earlier = self.already_seen(&wanted);
+                    return Err(format!("no line {what:?} within {within:?}{earlier}"));
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("exited without a line {what:?}"));
+                    // Both streams closed: the process has exited, or is about to.
+                    let status = match self.exit_within(Duration::from_millis(500)) {
+                        Ok(status) => format!(" ({status})"),
+                        Err(_) => String::new(),
+                    };
+                    let earlier = self.already_seen(&wanted);
+                    return Err(format!("exited{status} without a line {what:?}{earlier}"));
                 }
             }
         }
+    }
+
+    /// Where a line that `wanted` accepts was already printed (and taken by an earlier
+    /// wait), to say so in an error: " (one was printed earlier, on stderr: …)".
+    fn already_seen(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let output = self.output.lock().expect("output lock");
+        let streams = [
+            (Stream::Stdout, &output.stdout),
+            (Stream::Stderr, &output.stderr),
+        ];
+        streams
+            .into_iter()
+            .find_map(|(stream, lines)| {
+                let line = lines.iter().rev().find(|line| wanted(line))?;
+                Some(format!(
+                    " (one was printed earlier, on {stream}: {:?}, and counted then)",
+                    visible(line)
+                ))
+            })
+            .unwrap_or_default()
+    }
+
+    /// How long since the process was started.
+    pub fn running_for(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// The process that [`App::signal`] signals: the binary itself.
@@ -223,15 +353,27 @@ impl App {
         self.pid
     }
 
-    /// Sends `signal` to the binary.
+    /// Sends `signal` to the binary; panics (failing the test) if it cannot.
     pub fn signal(&self, signal: Signal) {
-        kill(self.pid, signal)
-            .unwrap_or_else(|err| self.fail(&format!("cannot send {signal}: {err}")));
+        self.send(signal)
+            .unwrap_or_else(|failed| panic!("{failed}"));
+    }
+
+    /// Sends `signal` to the binary.
+    pub fn send(&self, signal: Signal) -> Result<(), Failed> {
+        kill(self.pid, signal).map_err(|err| self.failed(&format!("cannot send {signal}: {err}")))
+    }
+
+    /// Waits for the process to exit, at most `within`, and returns how it exited; panics
+    /// (failing the test) if it does not.
+    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+        self.exit_within(within)
+            .unwrap_or_else(|failed| panic!("{failed}"))
     }
 
     /// Waits for the process to exit, at most `within`, and returns how it exited. It notices
     /// the exit within a millisecond, so the time this takes measures a stop.
-    pub fn wait(&mut self, within: Duration) -> ExitStatus {
+    pub fn exit_within(&mut self, within: Duration) -> Result<ExitStatus, Failed> {
         let deadline = Instant::now() + within;
         loop {
             match self.child.try_wait() {
@@ -244,20 +386,24 @@ impl App {
                     while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < until {
                         thread::sleep(Duration::from_millis(1));
                     }
-                    return status;
+                    return Ok(status);
                 }
                 Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(1)),
-                Ok(None) => self.fail(&format!("still running after {within:?}")),
-                Err(err) => self.fail(&format!("cannot wait for the process: {err}")),
+                Ok(None) => return Err(self.failed(&format!("still running after {within:?}"))),
+                Err(err) => {
+                    return Err(self.failed(&format!("cannot wait for the process: {err}")));
+                }
             }
         }
     }
 
     /// Waits for the process to exit with `code` within [`EXIT_DEADLINE`].
-    pub fn expect_exit_code(&mut self, code: i32) {
-        let status = self.wait(EXIT_DEADLINE);
-        if status.code() != Some(code) {
-            self.fail(&format!("expected exit code {code}, got {status}"));
+    pub fn expect_exit_code(&mut self, code: i32) -> Result<(), Failed> {
+        let status = self.exit_within(EXIT_DEADLINE)?;
+        if status.code() == Some(code) {
+            Ok(())
+        } else {
+            Err(self.failed(&format!("expected exit code {code}, got {status}")))
         }
     }
 
@@ -276,22 +422,20 @@ impl App {
         joined(&self.output.lock().expect("output lock").stderr)
     }
 
-    /// Fails the test with `what`, followed by what the process printed.
-    #[track_caller]
-    pub fn fail(&self, what: &str) -> ! {
-        let failed = Failed {
+    /// Why a check failed: `what`, with what the process printed so far.
+    pub fn failed(&self, what: &str) -> Failed {
+        Failed {
             what: what.to_string(),
             stdout: self.stdout(),
             stderr: self.stderr(),
-        };
-        let mut report = format!("{what}\n");
-        let _ = write!(
-            report,
-            "--- stdout ---\n{}--- stderr ---\n{}",
-            failed.stdout, failed.stderr
-        );
-        LAST_FAILED.with(|last| *last.borrow_mut() = Some(failed));
-        panic!("{report}");
+        }
+    }
+
+    /// Fails the test with `what`, followed by what the process printed (for tests; the
+    /// contracts return [`App::failed`] instead).
+    #[track_caller]
+    pub fn fail(&self, what: &str) -> ! {
+        panic!("{}", self.failed(what));
     }
 
     /// Kills the app's process group, if it has one of its own.
@@ -302,11 +446,21 @@ impl App {
         }
     }
 
-    /// Asserts `condition`, failing with `what` and the process's output otherwise.
+    /// Fails the test with `what` unless `condition` holds (for tests; the contracts return
+    /// [`App::check`] instead).
     #[track_caller]
-    pub fn check(&self, condition: bool, what: &str) {
+    pub fn assert(&self, condition: bool, what: &str) {
         if !condition {
             self.fail(what);
+        }
+    }
+
+    /// `Ok` if `condition` holds, else the failure `what`, with the process's output.
+    pub fn check(&self, condition: bool, what: &str) -> Result<(), Failed> {
+        if condition {
+            Ok(())
+        } else {
+            Err(self.failed(what))
         }
     }
 }
@@ -332,10 +486,23 @@ fn joined(lines: &VecDeque<String>) -> String {
 /// line longer than [`LONGEST_LINE`] is cut there; lines nobody waits for are dropped.
 fn read_lines(
     mut stream: impl Read + Send + 'static,
+    which: Stream,
     sender: mpsc::SyncSender<String>,
     output: Arc<Mutex<Output>>,
-    field: fn(&mut Output) -> &mut VecDeque<String>,
 ) -> JoinHandle<()> {
+    let keep = move |text: String| {
+        let mut output = output.lock().expect("output lock");
+        let kept = match which {
+            Stream::Stdout => &mut output.stdout,
+            Stream::Stderr => &mut output.stderr,
+        };
+        if kept.len() == KEPT_LINES {
+            kept.pop_front();
+        }
+        kept.push_back(text.clone());
+        drop(output);
+        let _ = sender.try_send(text);
+    };
     thread::spawn(move || {
         let mut line = Vec::new();
         let mut chunk = [0; 8192];
@@ -347,23 +514,13 @@ fn read_lines(
                     }
                     continue;
                 }
-                let text = String::from_utf8_lossy(&line).into_owned();
+                keep(String::from_utf8_lossy(&line).into_owned());
                 line.clear();
-                let mut output = output.lock().expect("output lock");
-                let kept = field(&mut output);
-                if kept.len() == KEPT_LINES {
-                    kept.pop_front();
-                }
-                kept.push_back(text.clone());
-                drop(output);
-                let _ = sender.try_send(text);
             }
         }
         // A last line without its newline still counts.
         if !line.is_empty() {
-            let text = String::from_utf8_lossy(&line).into_owned();
-            field(&mut output.lock().expect("output lock")).push_back(text.clone());
-            let _ = sender.try_send(text);
+            keep(String::from_utf8_lossy(&line).into_owned());
         }
     })
 }
@@ -388,4 +545,51 @@ fn unshare_args() -> Result<&'static [&'static str], String> {
         }
     }
     Err("`unshare --pid --fork` is not permitted here (not even in a user namespace)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A shell running `script`, as an app.
+    fn shell(script: &str) -> App {
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", script]);
+        App::spawn(command, &[])
+    }
+
+    #[test]
+    fn a_line_before_the_readiness_line_on_the_other_stream_is_still_found() {
+        let script = "echo 'Not yet' >&2; sleep 0.2; echo 'Server running at: http://x:1'; sleep 5";
+        let mut app = shell(script);
+        assert_eq!(app.ready().map_err(|f| f.what), Ok("http://x:1".into()));
+        let line = app.expect_line("Not yet", Duration::from_secs(1));
+        assert_eq!(line.map_err(|f| f.what), Ok("Not yet".into()));
+    }
+
+    #[test]
+    fn a_line_already_counted_is_named_with_its_stream() {
+        let mut app = shell("echo 'Not yet' >&2; sleep 5");
+        assert!(app.expect_line("Not yet", Duration::from_secs(1)).is_ok());
+        let again = app.expect_line("Not yet", Duration::from_millis(100));
+        let what = again.expect_err("one line, taken once").what;
+        assert!(what.contains("printed earlier, on stderr"), "{what}");
+    }
+
+    #[test]
+    fn an_exit_before_the_readiness_line_says_its_status() {
+        let mut app = shell("echo 'no such file' >&2; exit 2");
+        let failed = app.ready().expect_err("no readiness line");
+        assert!(
+            failed.what.contains("exited (exit status: 2)"),
+            "{}",
+            failed.what
+        );
+        assert_eq!(failed.stderr, "no such file\n");
+    }
+
+    #[test]
+    fn control_characters_are_made_visible() {
+        assert_eq!(visible("a\u{1b}[31mb\tc\n"), "a\\u{1b}[31mb\tc\n");
+    }
 }

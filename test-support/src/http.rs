@@ -208,7 +208,9 @@ pub fn refuses_connections_within(url: &str, within: Duration) -> bool {
 const STALL: Duration = Duration::from_millis(500);
 
 /// A client that sends requests one after another on one connection and never reads the
-/// answers: once the socket buffers are full, the server cannot write to it any more.
+/// answers: once the socket buffers are full, the server cannot write to it any more. A server
+/// that closes each connection after one answer (HTTP/1.0) cannot be held this way, and is
+/// left as it is.
 pub struct StalledReader {
     _socket: Socket,
 }
@@ -245,6 +247,9 @@ impl StalledReader {
                     blocked_since.get_or_insert_with(Instant::now);
                     thread::sleep(Duration::from_millis(5));
                 }
+                // The server closes each connection once it has answered (HTTP/1.0, or
+                // `Connection: close`): no client can hold it by not reading.
+                Err(err) if closed_by_peer(&err) => break,
                 Err(err) => return Err(format!("send to {address}: {err}")),
             }
             if Instant::now() > deadline {
@@ -255,6 +260,16 @@ impl StalledReader {
         }
         Ok(StalledReader { _socket: socket })
     }
+}
+
+/// Whether `err` says the other side closed the connection (or reset it on being sent more).
+fn closed_by_peer(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// Clients that each send `GET url` over and over on a kept-alive connection, until a

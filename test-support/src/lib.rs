@@ -1,5 +1,6 @@
 //! What the step crates' tests share: the mechanics of running a step's real binary
-//! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), and the
+//! from outside ([`app`]), a small HTTP client with deadlines ([`http`]), Singularity's
+//! health checks with its timing ([`health`]), and the
 //! contracts themselves ([`contracts`]), which each step lists with [`contracts!`] (and
 //! the discovery client, on a program that uses it, with [`contracts_on!`]); plus recording
 //! stand-ins for the servers the app talks to ([`stand_in`]): OpenTable's discovery
@@ -23,6 +24,7 @@ pub mod contracts;
 pub mod cpu_quota;
 pub mod discovery;
 pub mod docker_stand_in;
+pub mod health;
 pub mod http;
 pub mod misbehaving;
 pub mod platform;
@@ -134,7 +136,9 @@ macro_rules! tests_for {
             $(
                 #[test]
                 fn $contract() {
-                    $crate::contracts::$lesson::$contract(&$bin);
+                    if let Err(failed) = $crate::contracts::$lesson::$contract(&$bin) {
+                        panic!("{failed}");
+                    }
                 }
             )+
         }

@@ -13,7 +13,9 @@
 //! - `<!-- run STEP VAR=VALUE… -->` the command, what the step's binary prints with exactly
 //!   that environment, and its exit code (for commands that exit on their own);
 //! - `<!-- check STEP SNAPSHOT -->` the checker's command for a learner's project at STEP, and
-//!   what it prints (stdout) and exits with, run on the SNAPSHOT step's binary.
+//!   what it prints and exits with, run on the SNAPSHOT step's project: cargo's lines, the
+//!   checker's, and its timing line. Only the durations may differ from the page's: a line
+//!   that differs from the page's in its numbers alone is kept as the page has it.
 //!
 //! The diffs between consecutive steps are also written to `docs/diffs/`. `--check` changes
 //! nothing and fails if anything is stale; the tests below do the same in `cargo test`.
@@ -189,13 +191,17 @@ fn render(root: &Path, bins: &Path, page: &str) -> Result<String, String> {
             continue;
         };
         let words: Vec<&str> = directive.split_whitespace().collect();
+        // The old content, up to the end marker (an output keeps its durations from there).
+        let old: Vec<&str> = lines.clone().take_while(|l| *l != END).collect();
         let content = match words.as_slice() {
             ["include", path] => include(root, path, None)?,
             ["include", path, item] => include(root, path, Some(item))?,
             ["diff", from, to] => fenced("diff", &diff(root, from, to, None)?),
             ["diff", from, to, file] => fenced("diff", &diff(root, from, to, Some(file))?),
             ["run", step, env @ ..] => run_step(bins, step, env)?,
-            ["check", step, snapshot] => check_step(bins, step, snapshot)?,
+            ["check", step, snapshot] => {
+                keep_durations(&check_step(root, bins, step, snapshot)?, &old)
+            }
             _ => continue,
         };
         // Skip the old content up to the end marker, then write the new one.
@@ -379,12 +385,13 @@ fn run_step(bins: &Path, step: &str, env: &[&str]) -> Result<String, String> {
 /// How long the checker shown by a `check` region may take.
 const CHECK_DEADLINE: Duration = Duration::from_secs(120);
 
-/// Runs the checker at `step` on the `snapshot` step's binary, and shows it as the command a
-/// learner runs on their own project (`../my-hello-mesos`, as page 01 sets it up): what it says
-/// of a service does not depend on where the service is.
-fn check_step(bins: &Path, step: &str, snapshot: &str) -> Result<String, String> {
+/// Runs the checker at `step` on the `snapshot` step's project, and shows it as the command a
+/// learner runs on their own project (`../my-hello-mesos`, as page 01 sets it up): cargo's
+/// lines (stderr), what the checker prints (stdout), its timing line (stderr, last) and its
+/// exit code. What it says of a service does not depend on where the service is.
+fn check_step(root: &Path, bins: &Path, step: &str, snapshot: &str) -> Result<String, String> {
     let mut command = Command::new(bins.join("check"));
-    command.args([step, "--"]).arg(bins.join(snapshot));
+    command.arg(step).arg(root.join(snapshot));
     let output = output_within(command, CHECK_DEADLINE).map_err(|err| {
         format!("check {step} on {snapshot}: {err} (build it: cargo build -p check)")
     })?;
@@ -392,10 +399,60 @@ fn check_step(bins: &Path, step: &str, snapshot: &str) -> Result<String, String>
         .status
         .code()
         .ok_or("the checker did not exit on its own")?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Another cargo of this machine's (the tests' own) may hold the build directory a moment:
+    // a learner's machine rarely says so.
+    let stderr: Vec<&str> = stderr
+        .lines()
+        .filter(|line| {
+            !line
+                .trim_start()
+                .starts_with("Blocking waiting for file lock")
+        })
+        .collect();
+    let (timing, cargo) = stderr
+        .split_last()
+        .ok_or("the checker printed no timing line")?;
     let mut session = format!("$ cargo run -q -p check -- {step} ../my-hello-mesos\n");
+    for line in cargo {
+        session.push_str(&format!("{line}\n"));
+    }
     session.push_str(&String::from_utf8_lossy(&output.stdout));
-    session.push_str(&format!("$ echo $?\n{code}\n"));
+    session.push_str(&format!("{timing}\n$ echo $?\n{code}\n"));
     Ok(fenced("console", &session))
+}
+
+/// `generated` with each line that differs from a line of `old` only in its numbers (a
+/// duration) replaced by that line: an output's timings change at every run, the rest may not.
+fn keep_durations(generated: &str, old: &[&str]) -> String {
+    // A line with each decimal number (`14.2`, a duration) as `0.0`; whole numbers (counts) stay.
+    let shape = |line: &str| -> String {
+        let mut shape = String::new();
+        let mut rest = line;
+        while let Some(c) = rest.chars().next() {
+            let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+            let whole = digits(rest);
+            let fraction = rest[whole..].strip_prefix('.').map_or(0, digits);
+            if whole > 0 && fraction > 0 {
+                shape.push_str("0.0");
+                rest = &rest[whole + 1 + fraction..];
+            } else {
+                let len = whole.max(c.len_utf8());
+                shape.push_str(&rest[..len]);
+                rest = &rest[len..];
+            }
+        }
+        shape
+    };
+    let mut kept = String::new();
+    for line in generated.lines() {
+        let same = old
+            .iter()
+            .find(|o| **o != line && shape(o) == shape(line) && shape(line) != line);
+        kept.push_str(same.copied().unwrap_or(line));
+        kept.push('\n');
+    }
+    kept
 }
 
 /// Runs `command` (stdin empty, stdout and stderr captured) and returns its output, or an
@@ -481,6 +538,29 @@ mod tests {
             .flat_map(|page| broken_links(&root, page))
             .collect();
         assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+    }
+
+    #[test]
+    fn durations_are_kept_as_the_page_has_them() {
+        let old = [
+            "    Finished `dev` profile in 0.12s",
+            "Checked in 14.2 s.",
+            "  ✓ a",
+        ];
+        let generated = "    Finished `dev` profile in 3.40s\n  ✓ b\nChecked in 9.9 s.\n";
+        assert_eq!(
+            keep_durations(generated, &old),
+            "    Finished `dev` profile in 0.12s\n  ✓ b\nChecked in 14.2 s.\n",
+        );
+        // A count is not a duration: the line is the new one.
+        let counts = keep_durations("All 18 contracts hold.\n", &["All 15 contracts hold."]);
+        assert_eq!(counts, "All 18 contracts hold.\n");
+        // Anything else than durations differs: the line is the new one.
+        let old = ["Checked in 14.2 s."];
+        assert_eq!(
+            keep_durations("Checked in 10.5 min.\n", &old),
+            "Checked in 10.5 min.\n"
+        );
     }
 
     #[test]

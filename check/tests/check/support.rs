@@ -16,6 +16,7 @@ const CHECK_DEADLINE: Duration = Duration::from_secs(180);
 pub struct Checked {
     pub code: Option<i32>,
     pub stdout: String,
+    pub stderr: String,
 }
 
 impl Checked {
@@ -30,10 +31,30 @@ impl Checked {
         );
     }
 
-    /// Asserts that every contract held.
+    /// Asserts that the advice named `advice` ("lesson: contract in words") was not followed,
+    /// and said so as advice.
+    pub fn expect_advice(&self, advice: &str) {
+        let heading = format!("\n~ {advice} (advice, not a failure)\n");
+        assert!(
+            self.stdout.contains(&heading),
+            "no {heading:?} in:\n{}",
+            self.stdout
+        );
+    }
+
+    /// Asserts that every contract held (advice aside).
     pub fn expect_success(&self) {
         assert_eq!(self.code, Some(0), "{}", self.stdout);
         assert!(!self.stdout.contains("✗"), "{}", self.stdout);
+    }
+
+    /// Asserts that `text` is in what the checker printed on stdout.
+    pub fn expect_stdout(&self, text: &str) {
+        assert!(
+            self.stdout.contains(text),
+            "no {text:?} in:\n{}",
+            self.stdout
+        );
     }
 }
 
@@ -47,6 +68,7 @@ pub fn check(args: &[&str]) -> Checked {
     Checked {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
 

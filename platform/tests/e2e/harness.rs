@@ -163,7 +163,7 @@ impl Platform {
     pub fn json(&self, path: &str) -> Value {
         let (status, body) = self.call("GET", path, None);
         self.app
-            .check(status == 200, &format!("GET {path} -> {status} {body}"));
+            .assert(status == 200, &format!("GET {path} -> {status} {body}"));
         serde_json::from_str(&body).unwrap_or_else(|err| self.app.fail(&format!("{path}: {err}")))
     }
 
@@ -184,7 +184,7 @@ impl Platform {
         let body = serde_json::json!({"id": id, "daemon": true, "instances": 1});
         let (status, answer) = self.call("POST", "/singularity/api/requests", Some(&body));
         self.app
-            .check(status == 200, &format!("POST request -> {status} {answer}"));
+            .assert(status == 200, &format!("POST request -> {status} {answer}"));
         self
     }
 

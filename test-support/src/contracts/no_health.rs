@@ -3,7 +3,15 @@
 
 use super::*;
 
-pub fn health_is_not_found(bin: &str) {
-    let (app, url) = serving(bin);
-    expect_response(&app, http::get(&format!("{url}/health")), 404, "");
+pub const HEALTH_IS_NOT_FOUND: About = About {
+    class: Class::Fails,
+    expected: "GET /health answers 404: step 04 has no health check yet",
+    platform: "Singularity never sees the task healthy: the deploy of page 06 fails.",
+    page: "docs/06-manual-deploy.md",
+};
+
+pub fn health_is_not_found(bin: &str) -> Outcome {
+    let (app, url) = serving(bin)?;
+    expect_response(&app, http::get(&format!("{url}/health")), 404, "")?;
+    Ok(HELD)
 }
