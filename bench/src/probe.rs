@@ -46,6 +46,5 @@ pub fn status_kib(pid: Pid, field: &str) -> Result<u64, String> {
 
 /// What a server printed, each line with its control characters shown, not obeyed.
 pub fn shown(printed: &str) -> String {
-    let lines: Vec<_> = printed.trim_end().lines().map(printable::visible).collect();
-    lines.join("\n")
+    printable::lines(printed.trim_end())
 }

@@ -58,9 +58,7 @@ impl Shown {
     /// shown as escapes (the line breaks between lines kept: what a server sent comes here on
     /// one line, see `singularity::excerpt`).
     pub fn text(&self, text: &str) -> String {
-        let hidden = self.hide(text);
-        let lines: Vec<_> = hidden.split('\n').map(printable::visible).collect();
-        lines.join("\n")
+        printable::lines(&self.hide(text))
     }
 }
 

@@ -28,6 +28,13 @@ pub fn visible(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
+/// `text` made [`visible`] line by line: its line breaks are kept, as the breaks between the
+/// lines of someone else's output, and every other control character is shown.
+pub fn lines(text: &str) -> String {
+    let lines: Vec<_> = text.split('\n').map(visible).collect();
+    lines.join("\n")
+}
+
 /// Whether a terminal would act on `c` rather than show it.
 fn is_control(c: char) -> bool {
     matches!(c, '\0'..='\x08' | '\n'..='\x1f' | '\x7f'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
@@ -53,6 +60,11 @@ mod tests {
             visible("\u{202e}gpj.exe\u{2066}x\u{2069}"),
             "\\u{202e}gpj.exe\\u{2066}x\\u{2069}"
         );
+    }
+
+    #[test]
+    fn lines_keep_their_breaks_and_nothing_else() {
+        assert_eq!(lines("one\n\x1b[2Ktwo\r\n"), "one\n\\u{1b}[2Ktwo\\u{d}\n");
     }
 
     #[test]

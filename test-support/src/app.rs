@@ -111,18 +111,9 @@ impl fmt::Display for Failed {
     }
 }
 
-/// A service's output made safe to print on a terminal: every control character but the
-/// newline and the tab is shown as an escape (`\u{1b}`), so that no byte a service sent
-/// reaches a terminal raw. Everything that shows a service's output goes through here.
-pub fn visible(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\t' => c.to_string(),
-            c if c.is_control() => c.escape_unicode().to_string(),
-            c => c.to_string(),
-        })
-        .collect()
-}
+/// A service's output made safe to print on a terminal, its lines kept: the workspace's one
+/// function for it, [`printable::lines`].
+pub use printable::lines as visible;
 
 /// Which of a process's streams a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

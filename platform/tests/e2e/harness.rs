@@ -175,7 +175,7 @@ impl Platform {
         let (status, body) = platform.deploy("hello-mesos", "first", image, serde_json::json!({}));
         platform
             .app
-            .check(status == 200, &format!("POST deploy -> {status} {body}"));
+            .assert(status == 200, &format!("POST deploy -> {status} {body}"));
         Some(platform)
     }
 
