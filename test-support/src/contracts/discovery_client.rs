@@ -442,3 +442,34 @@ pub fn dead_servers_are_replaced_from_the_seed(bin: &str) -> Outcome {
         .map_err(|err| app.failed(&err))?;
     Ok(HELD)
 }
+
+pub const LISTED_URIS_ARE_NEVER_PRINTED_RAW: About = About {
+    class: Class::Fails,
+    expected: "prints no control character that a listed discovery server's URI holds",
+    platform: "A seed host's listing is someone else's text: its control characters, printed as \
+        they are, would retitle the terminal of whoever reads the task's output, or rewrite \
+        lines of it.",
+    page: PAGE,
+};
+
+pub fn listed_uris_are_never_printed_raw(bin: &str) -> Outcome {
+    // A URI that http takes (bytes past ASCII may stand in a path): a C1 CSI, a right-to-left
+    // override, on a port where nothing listens.
+    let dead = Reserved::new();
+    let hostile = format!("http://{}/\u{9b}2J\u{9b}1A\u{202e}", dead.address());
+    let seed = seed_listing(&[hostile]);
+    let (mut app, url) = announcing(bin, &seed.host(), &[])?;
+    app.expect_line(ERROR, DISCOVERY_DEADLINE)?;
+    seed.wait_for("GET", "/watch", 2, DISCOVERY_DEADLINE)
+        .map_err(|err| app.failed(&err))?;
+    let raw = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t') || ('\u{202a}'..='\u{2069}').contains(&c)
+    };
+    let printed = app.stdout() + &app.stderr();
+    app.check(
+        !printed.chars().any(raw),
+        "printed a control character of the listing",
+    )?;
+    expect_healthy(&app, &url)?;
+    Ok(HELD)
+}
