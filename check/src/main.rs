@@ -114,7 +114,7 @@ fn main() -> ExitCode {
     });
     let lines = args.summary.is_none() && args.format == Format::Text;
     for (lesson, contract) in contracts {
-        let result = report::Result {
+        let result = report::Verdict {
             lesson: lesson.name,
             contract: contract.name,
             about: contract.about,
@@ -123,7 +123,7 @@ fn main() -> ExitCode {
         if lines {
             let first = results
                 .last()
-                .is_none_or(|r: &report::Result| r.lesson != lesson.name);
+                .is_none_or(|r: &report::Verdict| r.lesson != lesson.name);
             report::print_line(&result, first);
         }
         let stop = args.fail_fast && !result.passes();
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
         (None, Format::Json) => println!("{}", report::Document::of(&results).json()),
         (None, Format::Text) => report::print_failures(&results, started.elapsed()),
     }
-    if results.iter().all(report::Result::passes) {
+    if results.iter().all(report::Verdict::passes) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

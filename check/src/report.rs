@@ -18,14 +18,14 @@ const SHOWN_CHARS: usize = 160;
 
 /// One contract's result.
 #[derive(Debug)]
-pub struct Result {
+pub struct Verdict {
     pub lesson: &'static str,
     pub contract: &'static str,
     pub about: About,
     pub outcome: Outcome,
 }
 
-impl Result {
+impl Verdict {
     fn holds(&self) -> bool {
         self.outcome.is_ok()
     }
@@ -41,7 +41,7 @@ impl Result {
 }
 
 /// Prints `result`'s line, under its lesson's heading when it is the lesson's `first`.
-pub fn print_line(result: &Result, first: bool) {
+pub fn print_line(result: &Verdict, first: bool) {
     if first {
         let (step, page) = lessons::page_of(result.lesson);
         println!("{} (step {step}, {page})", result.lesson);
@@ -68,7 +68,7 @@ pub fn print_line(result: &Result, first: bool) {
 
 /// Prints each contract broken in full (failures, then advice), then the count; and the time
 /// taken on stderr, so that what stdout says of a service is the same at every run.
-pub fn print_failures(results: &[Result], took: Duration) {
+pub fn print_failures(results: &[Verdict], took: Duration) {
     let broken = |advice: bool| {
         results
             .iter()
@@ -96,7 +96,7 @@ pub fn print_failures(results: &[Result], took: Duration) {
 }
 
 /// Prints what a contract broken means: a failure (✗) or advice (~).
-fn print_broken(result: &Result, failed: &Failed) {
+fn print_broken(result: &Verdict, failed: &Failed) {
     let about = &result.about;
     let (mark, class, expected) = if result.advice() {
         ("~", " (advice, not a failure)", "advised:        ")
@@ -126,7 +126,7 @@ fn print_broken(result: &Result, failed: &Failed) {
 
 /// One row of a class's table, a column per lesson (in the order they are taught): ✓ when
 /// every one of its contracts holds, else how many fail (advice never counts).
-pub fn summary_row(name: &str, results: &[Result]) -> String {
+pub fn summary_row(name: &str, results: &[Verdict]) -> String {
     let mut row = format!("| {name} |");
     let mut lessons: Vec<&str> = results.iter().map(|r| r.lesson).collect();
     lessons.dedup();
@@ -178,7 +178,7 @@ struct Test {
 
 impl Document {
     /// The document for `results`.
-    pub fn of(results: &[Result]) -> Document {
+    pub fn of(results: &[Verdict]) -> Document {
         let tests =
             results
                 .iter()
@@ -205,7 +205,7 @@ impl Document {
                         .and_then(|held| held.note.clone()),
                 })
                 .collect();
-        let status = if results.iter().all(Result::passes) {
+        let status = if results.iter().all(Verdict::passes) {
             Status::Pass
         } else {
             Status::Fail
@@ -239,8 +239,8 @@ mod tests {
     use super::*;
     use test_support::contracts::Held;
 
-    fn result(class: Class, outcome: Outcome) -> Result {
-        Result {
+    fn result(class: Class, outcome: Outcome) -> Verdict {
+        Verdict {
             lesson: "env",
             contract: "port0_is_required",
             about: About {

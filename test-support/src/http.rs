@@ -281,7 +281,7 @@ pub struct Load {
 
 /// A response that a [`Load`] client received, and when it had received all of it.
 #[derive(Debug)]
-pub struct Answer {
+pub struct TimedResponse {
     pub at: Instant,
     pub response: Response,
 }
@@ -289,7 +289,7 @@ pub struct Answer {
 /// What the clients of a [`Load`] received: every response, and the failure that ended each.
 #[derive(Debug, Default)]
 pub struct LoadReport {
-    pub answers: Vec<Answer>,
+    pub answers: Vec<TimedResponse>,
     pub failures: Vec<Failure>,
 }
 
@@ -305,7 +305,7 @@ impl Load {
                     let mut report = LoadReport::default();
                     loop {
                         match send_or_fail(&client, reqwest::Method::GET, &url) {
-                            Ok(response) => report.answers.push(Answer {
+                            Ok(response) => report.answers.push(TimedResponse {
                                 at: Instant::now(),
                                 response,
                             }),
