@@ -104,7 +104,8 @@ impl fmt::Display for Failed {
         write!(
             f,
             "{}\n--- stdout ---\n{}--- stderr ---\n{}",
-            self.what,
+            // What failed may quote the service, as its output does.
+            visible(&self.what),
             visible(&self.stdout),
             visible(&self.stderr)
         )
