@@ -87,7 +87,9 @@ function render(data) {
 
   put("tasks", table(["task", "host:port", "status", "health checks", "last log lines"],
     s.tasks.map(t => [
-      el("span", {}, el("b", {}, t.deploy_id), " #" + t.instance_no, el("br"), el("small", {}, t.task_id)),
+      el("span", {}, el("b", {}, t.deploy_id), " #" + t.instance_no, el("br"), el("small", {}, t.task_id),
+        // The image's digest when the agent pulled it from a registry: what really runs.
+        t.digest ? el("br") : null, t.digest ? el("small", {}, el("code", {}, t.digest)) : null),
       link(t.address),
       el("span", {}, badge(t.status), t.exit_code !== null && t.exit_code !== undefined ? " exit " + t.exit_code : "",
         t.healthy ? " healthy" : ""),

@@ -1,6 +1,7 @@
 //! What runs a task. The deploy model in [`crate::singularity`] decides *what* runs and when;
 //! a [`Runtime`] only starts, watches and stops tasks, as a Mesos agent does.
 
+pub mod agent;
 pub mod docker;
 pub mod reference;
 pub mod simulated;
@@ -113,9 +114,10 @@ impl std::error::Error for Error {}
 
 /// What runs tasks: Docker for the platform, simulated tasks in tests.
 pub trait Runtime: Send + Sync + 'static {
-    /// Starts the task. `Err` carries the runtime's own message, e.g. Docker's for an image
-    /// that does not exist.
-    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), Error>> + Send;
+    /// Starts the task: `Some(digest)` when its image was pulled from a registry and runs by
+    /// its digest. `Err` carries the runtime's own message, e.g. Docker's for an image that
+    /// does not exist.
+    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<Option<String>, Error>> + Send;
     /// What every task it started and still holds is doing, in one look (one `docker ps`,
     /// however many tasks): a task missing from the answer is gone. `Err` when the runtime
     /// did not answer, which says nothing about the tasks.

@@ -307,6 +307,7 @@ impl<R: Runtime> Singularity<R> {
                     _ => None,
                 },
                 health_checks: task.checks.iter().cloned().collect(),
+                digest: task.digest.clone(),
             });
         }
         view
@@ -386,4 +387,7 @@ pub struct TaskView {
     pub exit_code: Option<i32>,
     /// The newest checks, oldest first.
     pub health_checks: Vec<HealthcheckResult>,
+    /// The digest of the image it runs, when the agent pulled it from a registry (an image
+    /// without a registry host runs as the laptop's engine has it: no digest).
+    pub digest: Option<String>,
 }

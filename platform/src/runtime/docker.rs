@@ -27,7 +27,11 @@ use printable::visible;
 
 use crate::lock;
 
-use super::{Error, RunStatus, Runtime, TaskSpec};
+use super::{
+    Error, RunStatus, Runtime, TaskSpec,
+    agent::{self, Registry, Source},
+    reference::Reference,
+};
 
 /// The label on every container the platform starts. Its value is the platform's API port, so
 /// that two platforms on one machine (a class server, parallel tests) never clean up each
@@ -73,6 +77,10 @@ pub struct Docker {
     containers: Arc<Mutex<HashMap<String, String>>>,
     /// The containers of released tasks still kept, oldest first.
     stopped: Arc<Mutex<VecDeque<String>>>,
+    /// What this agent pulled itself: name (`:latest` added) → `name@digest` (see
+    /// [`agent`]). A platform restarted is a fresh agent, which has pulled nothing.
+    pulled: Arc<Mutex<HashMap<String, String>>>,
+    registry: Registry,
     /// Held (shared) by every `docker run` under way; the platform's stop takes it to wait
     /// for them and sets it to `false`: no run starts after.
     open: Arc<RwLock<bool>>,
@@ -88,6 +96,8 @@ impl Docker {
             owner: format!("{LABEL}={owner}"),
             containers: Arc::default(),
             stopped: Arc::default(),
+            pulled: Arc::default(),
+            registry: Registry::default(),
             open: Arc::new(RwLock::new(true)),
         }
     }
@@ -159,8 +169,9 @@ impl Docker {
     /// The `docker run` arguments for `spec`. Every option carries its value after an `=`,
     /// and `--` ends the options before the image: no value from a deploy (its env, its
     /// command, its image) can be read by Docker as an option of its own. What follows the
-    /// image is the container's command line, kept as it is, `-v` included.
-    fn run_args(&self, spec: &TaskSpec) -> Result<Vec<String>, Error> {
+    /// image is the container's command line, kept as it is, `-v` included. `pulled` is the
+    /// image the agent pulled for it (`name@digest`), if any.
+    fn run_args(&self, spec: &TaskSpec, pulled: Option<&str>) -> Result<Vec<String>, Error> {
         let command = spec.command.docker()?;
         let mut args: Vec<String> = ["run", "--detach", "--net=host"].map(String::from).into();
         // A name to find the container by even when `docker run` fails after creating it.
@@ -185,13 +196,15 @@ impl Docker {
         if spec.cpus > 0.0 {
             args.push(format!("--cpus={}", spec.cpus));
         }
-        if spec.force_pull {
+        // An image without a registry host is the laptop's: forcePullImage pulls it from
+        // Docker Hub, as an agent would (and fails offline).
+        if spec.force_pull && pulled.is_none() {
             args.push("--pull=always".into());
         }
         if let Some(entrypoint) = command.entrypoint {
             args.push(format!("--entrypoint={entrypoint}"));
         }
-        args.extend(["--".into(), spec.image.clone()]);
+        args.extend(["--".into(), pulled.unwrap_or(&spec.image).to_string()]);
         args.extend(command.args);
         Ok(args)
     }
@@ -209,6 +222,22 @@ impl Docker {
                 }
             })
             .collect()
+    }
+
+    /// Pulls `image` as the agent does, by the digest its registry gives for it now, and
+    /// records it: its `name@digest`, or the task's failure in Mesos's words.
+    async fn pull(&self, image: &str) -> Result<String, Error> {
+        let failed = |said: &str| Error::Failed(agent::pull_failed(image, said));
+        let digest = self.registry.digest(image).await.map_err(|e| failed(&e))?;
+        let reference = Reference::parse(image).map_err(failed)?;
+        let pinned = agent::pinned(&reference, &digest);
+        if let Err(error) = (self.call(&["pull", "--quiet", "--", &pinned], RUN_TIMEOUT)).await {
+            return Err(failed(
+                error.trim_start_matches("Error response from daemon: "),
+            ));
+        }
+        lock(&self.pulled).insert(agent::agent_name(image), pinned.clone());
+        Ok(pinned)
     }
 
     fn container(&self, task_id: &str) -> Option<String> {
@@ -286,18 +315,25 @@ impl Docker {
 }
 
 impl Runtime for Docker {
-    async fn start(&self, spec: &TaskSpec) -> Result<(), Error> {
+    async fn start(&self, spec: &TaskSpec) -> Result<Option<String>, Error> {
         let open = self.open.read().await;
         if !*open {
             return Err(Error::Stopping);
         }
-        let args = self.run_args(spec)?;
+        let known = agent::source(&spec.image, spec.force_pull, &lock(&self.pulled));
+        let pulled = match known {
+            Source::Local => None,
+            Source::Have(pinned) => Some(pinned),
+            Source::Pull => Some(self.pull(&spec.image).await?),
+        };
+        let args = self.run_args(spec, pulled.as_deref())?;
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         match self.call(&args, RUN_TIMEOUT).await {
             Ok(id) => {
                 self.containers_lock()
                     .insert(spec.task_id.clone(), id.trim().to_string());
-                Ok(())
+                let digest = pulled.and_then(|p| p.split_once('@').map(|(_, d)| d.to_string()));
+                Ok(digest)
             }
             Err(error) => {
                 // Created but not started (a start that failed, a run that timed out): the
@@ -506,7 +542,7 @@ mod tests {
             command: CommandInfo::default(),
             force_pull: false,
         };
-        let args = Docker::new("7099").run_args(&spec).unwrap().join(" ");
+        let args = Docker::new("7099").run_args(&spec, None).unwrap().join(" ");
         assert_eq!(
             args,
             "run --detach --net=host --name=hello-mesos.platform-7099-r-d-1-1 \
@@ -523,12 +559,14 @@ mod tests {
             },
             ..spec.clone()
         };
-        let args = Docker::new("7099").run_args(&with("/bin/echo", false));
+        let args = Docker::new("7099").run_args(&with("/bin/echo", false), None);
         assert!(
             args.unwrap()
                 .ends_with(&["hello-mesos:7", "/bin/echo", "a b"].map(String::from))
         );
-        let args = Docker::new("7099").run_args(&with("exit 3", true)).unwrap();
+        let args = Docker::new("7099")
+            .run_args(&with("exit 3", true), None)
+            .unwrap();
         let args = args.join(" ");
         assert!(
             args.ends_with("--entrypoint=/bin/sh -- hello-mesos:7 -c exit 3"),
@@ -538,8 +576,18 @@ mod tests {
             force_pull: true,
             ..spec.clone()
         };
-        let args = Docker::new("7099").run_args(&forced).unwrap().join(" ");
+        let args = Docker::new("7099")
+            .run_args(&forced, None)
+            .unwrap()
+            .join(" ");
         assert!(args.ends_with("--pull=always -- hello-mesos:7"), "{args}");
+        // An image the agent pulled runs by its digest: pulled already, nothing more to pull.
+        let pinned = format!("localhost:5001/a/b@sha256:{}", "a".repeat(64));
+        let args = Docker::new("7099")
+            .run_args(&forced, Some(&pinned))
+            .unwrap();
+        assert!(args.ends_with(&["--".into(), pinned]), "{args:?}");
+        assert!(!args.contains(&"--pull=always".into()), "{args:?}");
     }
 
     #[test]
@@ -554,7 +602,7 @@ mod tests {
             },
             ..spec("t")
         };
-        let args = Docker::new("7099").run_args(&hostile).unwrap();
+        let args = Docker::new("7099").run_args(&hostile, None).unwrap();
         let end = args
             .iter()
             .position(|a| a == "--")

@@ -85,6 +85,19 @@ impl<'a> Reference<'a> {
     }
 }
 
+/// Whether a registry (`host[:port]`) is on this machine: `localhost`, 127.0.0.0/8 or `[::1]`,
+/// to which Docker talks plain HTTP without being told to.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = match registry.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map_or("", |(v6, _)| v6),
+        None => registry.split_once(':').map_or(registry, |(host, _)| host),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
 fn is_path_component(part: &str) -> bool {
     let alphanumeric = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -129,7 +142,7 @@ fn is_registry(registry: &str) -> bool {
 }
 
 /// `ALGORITHM:HEX`: `[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
-fn is_digest(digest: &str) -> bool {
+pub fn is_digest(digest: &str) -> bool {
     let Some((algorithm, hex)) = digest.split_once(':') else {
         return false;
     };
@@ -145,6 +158,27 @@ fn is_digest(digest: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registries_on_this_machine_are_told_from_the_others() {
+        for here in [
+            "localhost:5001",
+            "localhost",
+            "127.0.0.1:5001",
+            "127.1.2.3",
+            "[::1]:5001",
+        ] {
+            assert!(is_loopback(here), "{here}");
+        }
+        for there in [
+            "registry.example.com",
+            "10.0.0.1:5000",
+            "[::2]:5000",
+            "localhost.example",
+        ] {
+            assert!(!is_loopback(there), "{there}");
+        }
+    }
 
     #[test]
     fn references_docker_takes_are_taken_with_their_parts() {

@@ -164,7 +164,7 @@ fn env<'a>(spec: &'a TaskSpec, name: &str) -> Option<&'a str> {
 }
 
 impl Runtime for Simulated {
-    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<(), Error>> + Send {
+    fn start(&self, spec: &TaskSpec) -> impl Future<Output = Result<Option<String>, Error>> + Send {
         let spec = spec.clone();
         let this = self.clone();
         async move {
@@ -234,7 +234,7 @@ impl Runtime for Simulated {
                 .lock()
                 .expect("tasks")
                 .insert(spec.task_id.clone(), task);
-            Ok(())
+            Ok(None)
         }
     }
 

@@ -304,6 +304,7 @@ async fn launch<R: Runtime>(
                 refused: false,
                 nonstartup_checks: 0,
                 lines: Vec::new(),
+                digest: None,
             });
         }
         trim(&mut state);
@@ -317,18 +318,32 @@ async fn launch<R: Runtime>(
         tokio::spawn(async move {
             let started = inner.runtime.start(&spec).await;
             let ran = started.is_ok();
-            let status = match started {
-                Ok(()) => TaskStatus::Running {
-                    since: Instant::now(),
-                    healthy: false,
-                },
+            let (status, digest) = match started {
+                Ok(digest) => {
+                    let since = Instant::now();
+                    let running = TaskStatus::Running {
+                        since,
+                        healthy: false,
+                    };
+                    (running, digest)
+                }
                 // The runtime's own words, e.g. Docker's for an image it cannot find.
-                Err(error) => TaskStatus::Failed {
-                    code: None,
-                    message: error.to_string(),
-                },
+                Err(error) => {
+                    let message = error.to_string();
+                    (
+                        TaskStatus::Failed {
+                            code: None,
+                            message,
+                        },
+                        None,
+                    )
+                }
             };
-            let live = inner.state.lock().await.set_status(&spec.task_id, status);
+            let live = {
+                let mut state = inner.state.lock().await;
+                state.set_digest(&spec.task_id, digest);
+                state.set_status(&spec.task_id, status)
+            };
             if ran && !live {
                 // Stopped (deploy ended, platform stopping) while it was starting.
                 inner
@@ -523,6 +538,7 @@ mod tests {
             refused: false,
             nonstartup_checks: 0,
             lines: Vec::new(),
+            digest: None,
         };
         let mut state = State::default();
         state.tasks.push(task(0, TaskStatus::Starting));

@@ -40,6 +40,13 @@ impl State {
             _ => false,
         }
     }
+
+    /// Records the digest of the image `task_id` runs.
+    pub fn set_digest(&mut self, task_id: &str, digest: Option<String>) {
+        if let Some(task) = self.tasks.iter_mut().find(|t| t.id.id == task_id) {
+            task.digest = digest;
+        }
+    }
 }
 
 pub(crate) struct RequestEntry {
@@ -181,6 +188,8 @@ pub(crate) struct TaskEntry {
     pub nonstartup_checks: u64,
     /// Its last lines of output, kept once it has ended.
     pub lines: Vec<String>,
+    /// The digest of the image it runs, when the agent pulled it from a registry.
+    pub digest: Option<String>,
 }
 
 /// A task's life as Mesos reports it.
