@@ -12,6 +12,8 @@ mod harness;
 mod machine;
 #[path = "e2e/page_cost.rs"]
 mod page_cost;
+#[path = "e2e/your_service.rs"]
+mod your_service;
 
 use std::{
     collections::BTreeMap,
@@ -485,19 +487,13 @@ fn the_page_shows_a_deploys_state_and_a_tasks_log_line_in_a_browser() {
 
 #[test]
 #[ignore = "needs Docker and the steps' images: see the top of this file"]
-fn the_laptop_commands_of_pages_06_to_09_print_what_they_show() {
-    let Some(platform) = Platform::start_for(&[STEP_04, STEP_07, STEP_09]) else {
+fn the_laptop_commands_of_page_09_and_of_the_platforms_api_print_what_they_show() {
+    // Pages 05 to 08 ship a learner's own service: see `your_service`.
+    let Some(platform) = Platform::start_for(&[STEP_09]) else {
         return;
     };
     let tree = local_config(&platform);
     let dir = tree.path();
-    harness::run_session(&platform, dir, "06-manual-deploy.md", "06-deploy");
-    platform.result("hello-mesos", "manual_4");
-    harness::run_session(&platform, dir, "06-manual-deploy.md", "06-result");
-    harness::run_session(&platform, dir, "07-health.md", "07-deploy");
-    platform.result("hello-mesos", "manual_7");
-    harness::run_session(&platform, dir, "07-health.md", "07-result");
-    harness::run_session(&platform, dir, "08-deploy-config.md", "08");
     harness::run_session(&platform, dir, "09-discovery.md", "09-deploy");
     harness::run_session(&platform, dir, "09-discovery.md", "09-redeploy");
     // The API's sessions, against the tasks of the redeploy (they end by removing the request).

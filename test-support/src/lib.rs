@@ -9,7 +9,7 @@
 //! fixtures to run `otpl-deploy` ([`singularity`]); a `docker` command that needs no engine
 //! ([`docker_stand_in`]); a headless browser to click in ([`browser`]); the pages'
 //! console sessions, run as shown ([`sessions`]); and the practice platform's binary,
-//! started on ports it chooses ([`platform`]).
+//! started on ports it chooses ([`platform`]); a Docker registry ([`registry`]).
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
@@ -28,6 +28,7 @@ pub mod health;
 pub mod http;
 pub mod misbehaving;
 pub mod platform;
+pub mod registry;
 pub mod sessions;
 pub mod singularity;
 pub mod stand_in;

@@ -475,28 +475,57 @@ pub fn dump_dom(browser: &str, url: &str) -> String {
 /// shown, with the platform's ports for the defaults (7099, 8090) and the workspace's
 /// `otpl-deploy` for `cargo run -q -p otpl-deploy --` (`dir` is not the workspace).
 pub fn run_session(platform: &Platform, dir: &Path, page: &str, name: &str) {
+    run_session_with(platform, dir, page, name, None);
+}
+
+/// [`run_session`], with a registry on this machine (`localhost:PORT`) standing for the
+/// pages' `localhost:5001`, also as `ship.sh`'s `REGISTRY`, and this clone as its `WORKSHOP`.
+pub fn run_session_with(
+    platform: &Platform,
+    dir: &Path,
+    page: &str,
+    name: &str,
+    registry: Option<&str>,
+) {
     let (api, discovery) = (
         platform.port.to_string(),
         platform.discovery.port().to_string(),
     );
-    let otpl = otpl_deploy();
+    let otpl = otpl_deploy().display().to_string();
     let singularity = format!("{}/singularity", platform.url);
+    let registry = registry.unwrap_or("localhost:5001");
+    let workshop = root().display().to_string();
+    // cargo finds its caches from HOME; the learner's crate builds in this workspace's target
+    // directory, where its dependencies are compiled already.
+    let home = std::env::var("HOME").unwrap_or_default();
+    let target = root().join("target").display().to_string();
     test_support::sessions::run_session(
         page,
         name,
         dir,
-        &[("SINGULARITY_URL", &singularity)],
+        &[
+            ("SINGULARITY_URL", &singularity),
+            ("REGISTRY", registry),
+            ("WORKSHOP", &workshop),
+            ("HOME", &home),
+            ("CARGO_TARGET_DIR", &target),
+        ],
         |command| {
-            command
+            let command = command
                 .replace("localhost:7099", &format!("127.0.0.1:{api}"))
                 .replace("localhost:8090", &format!("127.0.0.1:{discovery}"))
-                .replace(
-                    "cargo run -q -p otpl-deploy --",
-                    &otpl.display().to_string(),
-                )
+                .replace("localhost:5001", registry)
+                .replace("cargo run -q -p otpl-deploy --", &otpl);
+            // The tool as a learner installs it (`cargo install`), here the one just built.
+            match command.strip_prefix("otpl-deploy ") {
+                Some(args) => format!("{otpl} {args}"),
+                None => command,
+            }
         },
         |output| {
+            // The registry first: its port may start with the digits of the others.
             output
+                .replace(registry, "localhost:5001")
                 .replace(&format!(":{api}"), ":7099")
                 .replace(&format!(":{discovery}"), ":8090")
         },
