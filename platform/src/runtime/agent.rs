@@ -84,8 +84,15 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Registry {
+        Registry::within(REGISTRY_TIMEOUT)
+    }
+}
+
+impl Registry {
+    /// A client whose every request, connection included, ends within `timeout`.
+    fn within(timeout: Duration) -> Registry {
         let client = reqwest::Client::builder()
-            .timeout(REGISTRY_TIMEOUT)
+            .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .build()
@@ -214,6 +221,45 @@ mod tests {
         assert_eq!(agent_name(&by_digest), by_digest);
         let reference = Reference::parse("localhost:5001/a/b:7").unwrap();
         assert_eq!(pinned(&reference, &digest), by_digest);
+    }
+
+    #[tokio::test]
+    async fn a_registry_that_misbehaves_costs_a_bounded_wait_and_one_request() {
+        use test_support::misbehaving::{Misbehaving, Misbehaviour};
+        let registry = Registry::within(Duration::from_secs(1));
+        let ask = |server: &Misbehaving| {
+            format!("{}/a/b:7", server.host().replace("127.0.0.1", "localhost"))
+        };
+        // A redirect is not followed: it is an answer like any other.
+        let server = Misbehaving::start(Misbehaviour::Redirect(302, "http://127.0.0.1:1/".into()));
+        let said = registry.digest(&ask(&server)).await;
+        assert_eq!(said, Err("unexpected status from the registry: 302".into()));
+        assert_eq!(server.requests(), 1);
+        // A 200 without a digest, whose body never ends: not read.
+        let server = Misbehaving::start(Misbehaviour::Endless);
+        let said = registry.digest(&ask(&server)).await.unwrap_err();
+        assert!(said.ends_with("without a Docker-Content-Digest"), "{said}");
+        // No answer at all: the time is up.
+        let server = Misbehaving::start(Misbehaviour::Hang);
+        let started = std::time::Instant::now();
+        let said = registry.digest(&ask(&server)).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "{said}");
+        assert!(said.starts_with("Get \"http://localhost:"), "{said}");
+        // A registry's own refusal, in Docker's words; a reference with a digest asks nothing.
+        let body = r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+        let server = Misbehaving::start(Misbehaviour::Answer(404, "application/json", body.into()));
+        let said = registry.digest(&ask(&server)).await.unwrap_err();
+        assert!(
+            said.ends_with("/a/b:7 not found: manifest unknown: manifest unknown"),
+            "{said}"
+        );
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let pinned = format!(
+            "{}/a/b@{digest}",
+            server.host().replace("127.0.0.1", "localhost")
+        );
+        assert_eq!(registry.digest(&pinned).await, Ok(digest));
+        assert_eq!(server.requests(), 1);
     }
 
     #[test]
