@@ -5,6 +5,7 @@
 //! ```text
 //! cargo run -q -p check -- 07 ~/hello-mesos      # a cargo project: built, then checked
 //! cargo run -q -p check -- 07 -- node app.js     # any command
+//! cargo run -q -p check -- 07 --image hello-mesos # a local Docker image, run as Mesos runs it
 //! ```
 //!
 //! Each contract is of a class: *fails*, what the platform (Singularity, Mesos, discovery) or
@@ -12,9 +13,11 @@
 //! shown but never failing. `--format json` prints the results as Exercism's `results.json`.
 //!
 //! Exit codes: 0 every contract holds (advice aside), 1 one fails (or the project does not
-//! build, or the service does not start), 2 usage error. Ctrl+C stops the service's whole
-//! process group.
+//! build, the image is not in the local engine, or the service does not start), 2 usage
+//! error, 3 `--image` without Docker (no `docker` command, or no engine answers). Ctrl+C
+//! stops the service's whole process group, and removes its containers.
 
+mod container;
 mod lessons;
 mod report;
 mod run;
@@ -36,14 +39,28 @@ use test_support::{
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Parser)]
-#[command(about = "Checks your own service against the lessons of the workshop, up to a step")]
+#[command(
+    about = "Checks your own service against the lessons of the workshop, up to a step",
+    after_help = "Exit codes: 0 every contract holds, 1 one fails (or the service cannot be \
+                  built or started, or the image is not in the local engine), 2 usage error, \
+                  3 --image without Docker (no docker command, or no engine answers)."
+)]
 struct Args {
     /// The step you have reached (02 to 09): the lessons up to it are checked.
     #[arg(value_parser = clap::value_parser!(u8).range(2..=9))]
     step: u8,
     /// Your cargo project's directory: built with `cargo build`, then its binary is checked.
-    #[arg(required_unless_present = "command", conflicts_with = "command")]
+    #[arg(
+        required_unless_present_any = ["command", "image"],
+        conflicts_with_all = ["command", "image"]
+    )]
     project: Option<PathBuf>,
+    /// A Docker image in the local engine (built with `docker build`, never pulled), run as
+    /// Mesos runs a task: `docker run --net=host`, the task's environment only, its own
+    /// entrypoint as PID 1. No container is left behind.
+    #[arg(long, value_name = "NAME", conflicts_with = "command",
+          value_parser = container::Image::parse)]
+    image: Option<container::Image>,
     /// Stop at the first contract that fails (quicker, after an edit).
     #[arg(long)]
     fail_fast: bool,
@@ -74,22 +91,32 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // Started by a contract as the image's task, this binary runs `docker run` (see there).
+    if let Some(code) = container::run_as_task() {
+        return ExitCode::from(code);
+    }
     let args = Args::parse();
     stop_the_service_on_interrupt();
     app::isolate_process_groups();
     app::choose_ports();
     health::set_startup_timeout(Duration::from_secs(args.startup_timeout));
-    let prepared = match &args.project {
-        Some(dir) => service::build(dir),
-        None => service::wrap(&args.command),
+    let prepared = match (&args.project, &args.image) {
+        (Some(dir), _) => service::build(dir).map_err(|message| (message, 1)),
+        (None, Some(image)) => {
+            app::programs_are_containers();
+            container::prepare(image)
+        }
+        (None, None) => service::wrap(&args.command).map_err(|message| (message, 1)),
     };
     let service = prepared.and_then(|service| {
         let bin = service.program.display().to_string();
-        starts(&bin).map(|()| service)
+        let started = starts(&bin);
+        container::remove_all();
+        started.map(|()| service).map_err(|message| (message, 1))
     });
     let service = match service {
         Ok(service) => service,
-        Err(message) => {
+        Err((message, code)) => {
             match (&args.summary, args.format) {
                 // The class's table still gets its row, of one line.
                 (Some(name), _) => {
@@ -99,7 +126,7 @@ fn main() -> ExitCode {
                 (None, Format::Json) => println!("{}", report::Document::error(&message).json()),
                 (None, Format::Text) => eprintln!("{}", app::visible(&message)),
             }
-            return ExitCode::FAILURE;
+            return ExitCode::from(code);
         }
     };
     let started = Instant::now();
@@ -120,6 +147,8 @@ fn main() -> ExitCode {
             about: contract.about,
             outcome: run::run(contract, &bin),
         };
+        // What a contract's killed apps left: their containers (nothing without --image).
+        container::remove_all();
         if lines {
             let first = results
                 .last()
@@ -174,8 +203,8 @@ fn starts(bin: &str) -> Result<(), String> {
     Err(message)
 }
 
-/// Ctrl+C (and SIGTERM, SIGHUP) on the checker kills the service's whole process group, then
-/// ends the checker. Through tokio's handlers, installed before any service starts: a blocked
+/// Ctrl+C (and SIGTERM, SIGHUP) on the checker kills the service's whole process group (and
+/// removes its containers), then ends the checker. Through tokio's handlers, installed before any service starts: a blocked
 /// signal mask would be inherited by the services, and hide their stop signals from them.
 fn stop_the_service_on_interrupt() {
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -205,7 +234,8 @@ fn stop_the_service_on_interrupt() {
                 _ = hangup.recv() => {}
             }
         });
-        app::kill_every_group();
+        app::stop_every_app();
+        container::remove_all();
         eprintln!("\nInterrupted: the service was stopped.");
         std::process::exit(130);
     });

@@ -1,5 +1,6 @@
 //! The service to check, made into one program that the contracts can start as they start a
-//! step's binary: a cargo project's binary, built; or any command, through a small script.
+//! step's binary: a cargo project's binary, built; or any command, through a small script (or
+//! an image, through `docker run`: [`crate::container`]).
 
 use std::{
     fs,
@@ -17,6 +18,16 @@ use tempfile::TempDir;
 pub struct Service {
     pub program: PathBuf,
     _dir: Option<TempDir>,
+}
+
+impl Service {
+    /// `program`, which lives in `dir`: both are kept while the service is.
+    pub fn in_dir(program: PathBuf, dir: TempDir) -> Service {
+        Service {
+            program,
+            _dir: Some(dir),
+        }
+    }
 }
 
 /// One line of `cargo build --message-format=json`: only the lines that name an executable
@@ -98,10 +109,7 @@ pub fn wrap(command: &[String]) -> Result<Service, String> {
     fs::write(&program, script).map_err(|err| format!("{}: {err}", program.display()))?;
     fs::set_permissions(&program, fs::Permissions::from_mode(0o755))
         .map_err(|err| format!("{}: {err}", program.display()))?;
-    Ok(Service {
-        program,
-        _dir: Some(dir),
-    })
+    Ok(Service::in_dir(program, dir))
 }
 
 /// `word` quoted for the shell: inside single quotes, where only `'` itself needs care.

@@ -79,6 +79,31 @@ pub fn kill_every_group() {
     }
 }
 
+/// Whether apps may still start (see [`stop_every_app`]).
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Kills the process group of every app running and, from now on, starts none: a thread that
+/// would start one waits instead, for a program about to exit (on Ctrl+C), so that nothing
+/// it started can outlive it, not even an app whose start was under way.
+pub fn stop_every_app() {
+    // Set under the lock that each start holds until its group is listed: any start after
+    // this sees it, any start before is listed, and killed here.
+    let groups = GROUPS.lock().expect("groups lock");
+    STOPPING.store(true, Ordering::SeqCst);
+    for group in groups.iter() {
+        let _ = killpg(*group, Signal::SIGKILL);
+    }
+}
+
+/// Whether each program started is a container's entry point, PID 1 of its container already.
+static CONTAINERS: AtomicBool = AtomicBool::new(false);
+
+/// From now on, the programs started are containers (the checker's `--image`), whose own
+/// entry point is PID 1: [`App::start_as_pid_1`] starts them as they are, without `unshare`.
+pub fn programs_are_containers() {
+    CONTAINERS.store(true, Ordering::SeqCst);
+}
+
 /// Why a contract failed: what was expected and what happened, with the app's last output
 /// lines. A contract returns it as a value ([`crate::contracts::Outcome`]).
 #[derive(Debug, Clone)]
@@ -172,6 +197,9 @@ impl App {
     /// Starts `bin` as PID 1 of a new PID namespace, as a container's main process runs.
     /// `Err` says why that is not possible here (no permission for `unshare`).
     pub fn start_as_pid_1(bin: &str, env: &[(&str, &str)]) -> Result<App, String> {
+        if CONTAINERS.load(Ordering::SeqCst) {
+            return Ok(App::start(bin, env));
+        }
         let args = unshare_args()?;
         let mut command = Command::new("unshare");
         command.args(args).arg("--").arg(bin);
@@ -219,12 +247,25 @@ impl App {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {command:?}: {err}"));
+        // Held from the start to the listing of its group: see `stop_every_app`.
+        let mut groups = GROUPS.lock().expect("groups lock");
+        if STOPPING.load(Ordering::SeqCst) {
+            drop(groups);
+            loop {
+                thread::park();
+            }
+        }
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(err) => {
+                drop(groups);
+                panic!("cannot start {command:?}: {err}");
+            }
+        };
         let pid = Pid::from_raw(child.id() as i32);
         let group = isolated.then_some(pid);
-        GROUPS.lock().expect("groups lock").extend(group);
+        groups.extend(group);
+        drop(groups);
         let output = Arc::new(Mutex::new(Output::default()));
         let (sender, lines) = mpsc::sync_channel(QUEUED_LINES);
         let stdout = child.stdout.take().expect("stdout is piped");

@@ -10,12 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use nix::{
-    sys::signal::{Signal, kill},
-    unistd::Pid,
-};
-
-use super::support::{Checked, check, marker, processes_with, root};
+use super::support::{Checked, check, interrupt, marker, processes_with, root};
 
 /// Python without writing `__pycache__/` into the fixtures' directory.
 const PYTHON: &[&str] = &["python3", "-B"];
@@ -274,18 +269,7 @@ fn interrupting_the_checker_stops_the_service() {
         assert!(Instant::now() < deadline, "the service never started");
         thread::sleep(Duration::from_millis(10));
     }
-    kill(Pid::from_raw(checker.id() as i32), Signal::SIGINT).expect("SIGINT to the checker");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let status = loop {
-        if let Some(status) = checker.try_wait().expect("waiting for the checker") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = checker.kill();
-            panic!("the checker did not stop on SIGINT");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = interrupt(&mut checker, Duration::from_secs(5));
     assert_eq!(status.code(), Some(130));
     // The kill is immediate, the process table's update a moment later.
     thread::sleep(Duration::from_millis(100));

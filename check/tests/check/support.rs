@@ -3,10 +3,16 @@
 use std::{
     fs,
     path::{Path, PathBuf},
-    time::Duration,
+    process::{Child, ExitStatus},
+    thread,
+    time::{Duration, Instant},
 };
 
 use assert_cmd::Command;
+use nix::{
+    sys::signal::{Signal, kill},
+    unistd::Pid,
+};
 
 /// Longer than any check here should take: a checker that hangs fails the test.
 const CHECK_DEADLINE: Duration = Duration::from_secs(180);
@@ -105,4 +111,21 @@ pub fn processes_with(marker: &str) -> Vec<String> {
                 .then(|| format!("{pid}: {cmdline}"))
         })
         .collect()
+}
+
+/// Sends SIGINT (Ctrl+C) to the running `checker` and returns how it exited; fails the test
+/// if it has not `within`.
+pub fn interrupt(checker: &mut Child, within: Duration) -> ExitStatus {
+    kill(Pid::from_raw(checker.id() as i32), Signal::SIGINT).expect("SIGINT to the checker");
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = checker.try_wait().expect("waiting for the checker") {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = checker.kill();
+            panic!("the checker did not stop on SIGINT within {within:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
 }
