@@ -4,7 +4,8 @@
 # Every step is built with both builders a learner's `docker build` may use, BuildKit and the older
 # one, which must give the same binary, and the dependencies must come from the build cache.
 #
-#   scripts/docker-test.sh
+#   scripts/docker-test.sh                 every step, then a learner's crate (docs/your-service/)
+#   scripts/docker-test.sh your-service    a learner's crate only
 #
 # Needs a running Docker engine and curl. Without an engine it says so and exits 0, having tested
 # nothing; with CI=true that is a failure instead. `cargo test` never needs Docker.
@@ -84,17 +85,19 @@ build() {
     timeout "$BUILD_SECONDS" "$@" -t "$image" . >"$work/build.log" 2>&1
 }
 
-# The crates that the last build compiled and that are not the workspace's own (built from /src).
+# The crates that the last build compiled and that are not the workspace's own (built from /src,
+# or from the directory given).
 # The older builder colours cargo's output, even in the middle of a line: the colours go first.
 compiled_dependencies() {
-    sed 's/\x1b\[[0-9;]*m//g' "$work/build.log" | grep -F 'Compiling ' | grep -vF '(/src/' \
+    sed 's/\x1b\[[0-9;]*m//g' "$work/build.log" | grep -F 'Compiling ' | grep -vF "(${1:-/src/}" \
         | sed 's/.*Compiling //' || true
 }
 
-# Checks that the last build took the dependencies from the cache (for `what`).
+# Checks that the last build took the dependencies from the cache (for `what`; the sources are in
+# /src, or in the directory given).
 expect_cached_dependencies() {
     local what=$1 compiled
-    compiled=$(compiled_dependencies)
+    compiled=$(compiled_dependencies "${2:-/src/}")
     if [[ -z $compiled ]]; then
         pass "$what: no dependency compiled, all from the build cache"
     else
@@ -136,6 +139,15 @@ wait_for_output() {
 exit_code() { "$DOCKER" inspect -f '{{.State.ExitCode}}' "$1"; }
 output_of() { "$DOCKER" logs "$1" 2>&1 | tail -n 5 | sed 's/^/      | /'; }
 
+# `docker stop` on the container $id (for `what`): it must exit 0.
+expect_clean_stop() {
+    local what=$1 code
+    timeout 30 "$DOCKER" stop -t 10 "$id" >/dev/null || true
+    code=$(exit_code "$id")
+    [[ $code == 0 ]] && pass "$what: docker stop -> exit 0" \
+        || fail "$what: docker stop -> exit $code, expected 0"
+}
+
 # GET url: prints the status code; the body goes to $work/body.
 get() {
     curl -sS --max-time 5 -o "$work/body" -w '%{http_code}' "$1" 2>/dev/null || true
@@ -166,6 +178,104 @@ free_port() {
     done
     return 1
 }
+
+# ---- A learner's own crate, built with docs/your-service/ ----
+
+# The recipe that a learner copies into their crate (docs/your-service/Dockerfile and
+# .dockerignore), tried on a learner's service after page 09 (test-support/fixtures/your-service),
+# with its copy of discovery-client/, as page 09 has the learner make. With each builder: a first
+# build, the image's settings, the service in it, then an edit of src/main.rs rebuilt from the
+# cached dependencies. The first builder's image is tagged your-service:test.
+your_service() {
+    local crate=$work/your-service builder tag since first rebuild size size_mb network
+    printf '\n%s\n' "-- Your own service (docs/your-service/)"
+    mkdir "$crate"
+    tar -c -C test-support/fixtures/your-service --exclude=./target --exclude=./discovery-client . \
+        | tar -x -C "$crate"
+    cp -r discovery-client docs/your-service/Dockerfile docs/your-service/.dockerignore "$crate"
+    for builder in "${builders[@]}"; do
+        tag=your-service:test
+        [[ $builder == "${builders[0]}" ]] || tag=your-service-$builder:test
+        since=$EPOCHREALTIME
+        if ! (cd "$crate" && build "$builder" "$tag"); then
+            fail "your service: docker build ($builder) failed:"
+            tail -n 20 "$work/build.log" | sed 's/^/      | /'
+            continue
+        fi
+        first=$(elapsed "$since")
+        pass "your service: docker build ($builder) in $first s," \
+            "$(compiled_dependencies /app | grep -c .) dependencies compiled"
+
+        size=$("$DOCKER" image inspect -f '{{.Size}}' "$tag")
+        size_mb=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1e6 }')
+        ((size <= MAX_IMAGE_BYTES)) && pass "your service ($builder): image size $size_mb MB" \
+            || fail "your service ($builder): image size $size_mb MB, above $((MAX_IMAGE_BYTES / 1000000)) MB"
+        settings=$("$DOCKER" image inspect -f '{{.Config.User}} {{json .Config.Entrypoint}}' "$tag")
+        # The exec form is a list that starts with the binary; the shell form starts with /bin/sh.
+        [[ $settings =~ ^10001:10001\ \[\"/[^\"]+\"\]$ && $settings != *'"/bin/sh"'* ]] \
+            && pass "your service ($builder): USER and ENTRYPOINT: $settings" \
+            || fail "your service ($builder): expected USER 10001:10001 and an exec-form ENTRYPOINT, got $settings"
+        your_service_runs "$tag" "your service ($builder)"
+
+        # An edit, with a date older than any build (as a checkout's files may be). BuildKit
+        # counts the network among a RUN's cache keys, so `--network=none` would compile the
+        # dependencies again, without a network to fetch them: the edit is built with the network
+        # there, and must neither compile a dependency nor touch crates.io. The older builder
+        # reuses its cache whatever the network: it rebuilds with none.
+        echo "// edited at $EPOCHSECONDS" >>"$crate/src/main.rs"
+        touch -d 2000-01-01 "$crate/src/main.rs"
+        network=
+        [[ $builder == legacy ]] && network=--network=none
+        since=$EPOCHREALTIME
+        if ! (cd "$crate" && build "$builder" "$tag" $network); then
+            fail "your service, edited ($builder${network:+, $network}): the build failed:"
+            tail -n 20 "$work/build.log" | sed 's/^/      | /'
+            continue
+        fi
+        rebuild=$(elapsed "$since")
+        pass "your service, edited ($builder${network:+, $network}): rebuilt in $rebuild s"
+        expect_cached_dependencies "your service, edited ($builder)" /app
+        if grep -qE 'Updating crates.io index|Downloaded ' "$work/build.log"; then
+            fail "your service, edited ($builder): cargo went to crates.io"
+        elif ! sed 's/\x1b\[[0-9;]*m//g' "$work/build.log" | grep -qF 'Compiling my-hello-mesos'; then
+            fail "your service, edited ($builder): the edited crate was not compiled"
+        else
+            pass "your service, edited ($builder): only the crate compiled, nothing fetched"
+        fi
+        your_service_runs "$tag" "your service, edited ($builder)"
+        printf '      %s: first build %s s, rebuild after an edit %s s, image %s MB\n' \
+            "$builder" "$first" "$rebuild" "$size_mb"
+        [[ $tag == your-service:test ]] || "$DOCKER" rmi "$tag" >/dev/null || true
+    done
+}
+
+# The contracts of a service that does pages 03 to 09, on `image` (for `what`): exit 3 without
+# its environment, readiness and /health on the host's network, `docker stop` ends it with 0.
+your_service_runs() {
+    local image=$1 what=$2 code port
+    code=0
+    timeout 30 "$DOCKER" run --rm "$image" >"$work/out" 2>&1 || code=$?
+    [[ $code == 3 ]] && pass "$what: docker run without env -> exit 3" \
+        || fail "$what: docker run without env -> exit $code, expected 3"
+    port=$(free_port)
+    start --net=host -e TASK_HOST=127.0.0.1 -e PORT0="$port" "$image"
+    if wait_for_output "$id" "Server running at: http://127.0.0.1:$port"; then
+        expect_get "$what" "http://127.0.0.1:$port/health" "started"
+        expect_clean_stop "$what"
+    else
+        fail "$what: no readiness line within ${START_SECONDS}s:"
+        output_of "$id"
+    fi
+    "$DOCKER" rm -f "$id" >/dev/null
+}
+
+# `scripts/docker-test.sh your-service` tests the learner's recipe alone.
+if [[ ${1:-} == your-service ]]; then
+    your_service
+    printf '\ndocker tests (your-service):\n%s passed, %s failed\n' "$passed" "$failed"
+    ((failed == 0))
+    exit
+fi
 
 # ---- The Dockerfile itself ----
 
@@ -347,10 +457,7 @@ for step in "${steps[@]}"; do
         if wait_for_output "$id" "$refused" && "$DOCKER" logs "$id" 2>&1 | grep -qF 'Connection refused'; then
             pass "$step: OT_ENV=pp-sf: the discovery host resolves, its closed port is reported"
             expect_get "$step: while discovery is down" "http://127.0.0.1:$port/health" "started"
-            timeout 30 "$DOCKER" stop -t 10 "$id" >/dev/null || true
-            code=$(exit_code "$id")
-            [[ $code == 0 ]] && pass "$step: OT_ENV=pp-sf: docker stop -> exit 0" \
-                || fail "$step: OT_ENV=pp-sf: docker stop -> exit $code, expected 0"
+            expect_clean_stop "$step: OT_ENV=pp-sf"
         else
             fail "$step: OT_ENV=pp-sf: no \"$refused…Connection refused\" within ${START_SECONDS}s:"
             output_of "$id"
@@ -420,5 +527,7 @@ if [[ $default_step == "$last_step" ]]; then
     fi
 fi
 
-printf '\ndocker tests (%s):\n%s passed, %s failed\n' "${steps[*]}" "$passed" "$failed"
+your_service
+
+printf '\ndocker tests (%s):\n%s passed, %s failed\n' "${steps[*]} your-service" "$passed" "$failed"
 ((failed == 0))

@@ -8,6 +8,9 @@ use std::{
 use clap::{Parser, Subcommand};
 
 mod docs;
+// Tests only: checks on the workspace's manifests.
+#[cfg(test)]
+mod manifests;
 
 #[derive(Parser)]
 #[command(about = "Maintainer tasks for the hello-mesos workshop")]
