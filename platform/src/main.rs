@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use platform::{
     discovery::Discovery,
     page,
-    runtime::docker::Docker,
+    runtime::docker::{DEFAULT_REGISTRY, Docker},
     singularity::{Settings, Singularity},
 };
 
@@ -56,6 +56,11 @@ struct Cli {
     /// Seconds an announcement lives without a heartbeat (step 09 renews every 10 s).
     #[arg(long, value_name = "SECONDS", default_value = "25", value_parser = seconds)]
     announcement_ttl: Duration,
+
+    /// A registry on this machine that tasks' images may be pulled from, as HOST:PORT
+    /// (localhost, 127.x.x.x or [::1]); repeat it for more. Any other is never contacted.
+    #[arg(long = "registry", value_name = "HOST:PORT", default_value = DEFAULT_REGISTRY, value_parser = local_registry)]
+    registries: Vec<String>,
 }
 
 /// How long a task may take to stop before it is killed, as Mesos gives it: `docker stop -t 5`.
@@ -86,7 +91,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     // label names the port bound.
     let api = bind(api_address, "--port").await?;
     let port = bound_port(&api)?;
-    let docker = Docker::new(&port.to_string());
+    let docker = Docker::new(&port.to_string()).pulling_from(cli.registries.clone());
     let (engine, desktop) = docker.check().await.map_err(|error| {
         format!(
             "{error}. Start Docker (Docker Desktop, or `systemctl start docker`) and try again."
@@ -213,5 +218,44 @@ fn seconds(text: &str) -> Result<Duration, String> {
     match text.parse::<f64>().map(Duration::try_from_secs_f64) {
         Ok(Ok(duration)) if !duration.is_zero() => Ok(duration),
         _ => Err(format!("not a positive number of seconds: {text:?}")),
+    }
+}
+
+/// `--registry`: `host:port` on this machine, which Docker pulls from over plain HTTP.
+fn local_registry(text: &str) -> Result<String, String> {
+    let reference = format!("{text}/x");
+    let is_registry = platform::runtime::reference::Reference::parse(&reference)
+        .is_ok_and(|parsed| parsed.registry == Some(text));
+    if is_registry && platform::runtime::reference::is_loopback(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "not a registry on this machine (localhost:PORT, 127.0.0.1:PORT or [::1]:PORT): {text:?}"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_registry_on_this_machine_is_taken() {
+        for here in [
+            "localhost:5001",
+            "127.0.0.1:5001",
+            "[::1]:5001",
+            "localhost",
+        ] {
+            assert_eq!(local_registry(here).as_deref(), Ok(here));
+        }
+        for there in [
+            "registry.example.com:5000",
+            "10.0.0.1:5000",
+            "localhost:5001/x",
+            "-v",
+        ] {
+            assert!(local_registry(there).is_err(), "{there}");
+        }
     }
 }

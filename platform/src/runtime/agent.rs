@@ -47,15 +47,34 @@ pub fn agent_name(image: &str) -> String {
     }
 }
 
-/// Where `image` comes from for a task, given what the agent `pulled` (name → `name@digest`).
-pub fn source(image: &str, force_pull: bool, pulled: &HashMap<String, String>) -> Source {
-    match Reference::parse(image) {
-        Ok(Reference { registry: None, .. }) | Err(_) => Source::Local,
-        Ok(_) if force_pull => Source::Pull,
-        Ok(_) => match pulled.get(&agent_name(image)) {
+/// Where `image` comes from for a task, given what the agent `pulled` (name → `name@digest`)
+/// and the `registries` it may pull from; `Err` is why this platform does not pull it,
+/// which fails the task.
+pub fn source(
+    image: &str,
+    force_pull: bool,
+    pulled: &HashMap<String, String>,
+    registries: &[String],
+) -> Result<Source, String> {
+    let registry = Reference::parse(image).ok().and_then(|r| r.registry);
+    match registry {
+        // The laptop's image: a pull would go to Docker Hub, and replace the laptop's tag.
+        None if force_pull => Err(format!(
+            "This practice platform does not pull from Docker Hub: forcePullImage on {image:?}, \
+             a name without a registry host, would replace your own image of that name (push it \
+             to your registry and deploy that name, see docs/05-push.md)"
+        )),
+        None => Ok(Source::Local),
+        Some(registry) if !registries.iter().any(|r| r == registry) => Err(format!(
+            "This practice platform pulls only from the registries it was started with \
+             (--registry, {}): {image:?} names the registry {registry:?}",
+            registries.join(", ")
+        )),
+        Some(_) if force_pull => Ok(Source::Pull),
+        Some(_) => Ok(match pulled.get(&agent_name(image)) {
             Some(pinned) => Source::Have(pinned.clone()),
             None => Source::Pull,
-        },
+        }),
     }
 }
 
@@ -191,22 +210,39 @@ mod tests {
     #[test]
     fn the_agent_pulls_what_it_lacks_or_what_it_must_and_uses_what_it_has() {
         let image = "localhost:5001/alice/hello-mesos";
+        let registries = ["localhost:5001".to_string()];
+        let source = |image: &str, force, pulled: &HashMap<String, String>| {
+            source(image, force, pulled, &registries)
+        };
         let mut pulled = HashMap::new();
-        assert_eq!(source(image, false, &pulled), Source::Pull);
+        assert_eq!(source(image, false, &pulled), Ok(Source::Pull));
         pulled.insert(
             format!("{image}:latest"),
             format!("{image}@sha256:{}", "a".repeat(64)),
         );
         // The same name, with or without `:latest`: the image it has, as it is.
-        let have = Source::Have(format!("{image}@sha256:{}", "a".repeat(64)));
+        let have = Ok(Source::Have(format!("{image}@sha256:{}", "a".repeat(64))));
         assert_eq!(source(image, false, &pulled), have);
         assert_eq!(source(&format!("{image}:latest"), false, &pulled), have);
         // Another tag is another image; forcePullImage pulls whatever it has.
-        assert_eq!(source(&format!("{image}:7"), false, &pulled), Source::Pull);
-        assert_eq!(source(image, true, &pulled), Source::Pull);
-        // No registry host: the laptop's engine, pulled or not.
-        assert_eq!(source("hello-mesos:7", false, &pulled), Source::Local);
-        assert_eq!(source("alice/hello-mesos", true, &pulled), Source::Local);
+        assert_eq!(
+            source(&format!("{image}:7"), false, &pulled),
+            Ok(Source::Pull)
+        );
+        assert_eq!(source(image, true, &pulled), Ok(Source::Pull));
+        // No registry host: the laptop's engine, never pulled.
+        assert_eq!(source("hello-mesos:7", false, &pulled), Ok(Source::Local));
+        let hub = source("alice/hello-mesos", true, &pulled).unwrap_err();
+        assert!(
+            hub.starts_with("This practice platform does not pull from Docker Hub"),
+            "{hub}"
+        );
+        // A registry it was not started with: not asked anything.
+        let other = source("localhost:6379/a/b:7", false, &pulled).unwrap_err();
+        assert!(
+            other.ends_with("(--registry, localhost:5001): \"localhost:6379/a/b:7\" names the registry \"localhost:6379\""),
+            "{other}"
+        );
     }
 
     #[test]

@@ -38,6 +38,8 @@ use super::{
 /// other's containers, and a platform restarted on the same port removes what it left.
 pub const LABEL: &str = "hello-mesos.platform";
 
+/// The registry the pages push to: `registry:2` on the laptop, on a port macOS leaves free.
+pub const DEFAULT_REGISTRY: &str = "localhost:5001";
 /// A quick question to the engine (inspect, logs, ps, rm).
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// `docker run`: it may have to pull the image first.
@@ -81,6 +83,8 @@ pub struct Docker {
     /// [`agent`]). A platform restarted is a fresh agent, which has pulled nothing.
     pulled: Arc<Mutex<HashMap<String, String>>>,
     registry: Registry,
+    /// The registries (`host:port`, on this machine) the agent may pull from.
+    registries: Vec<String>,
     /// Held (shared) by every `docker run` under way; the platform's stop takes it to wait
     /// for them and sets it to `false`: no run starts after.
     open: Arc<RwLock<bool>>,
@@ -98,8 +102,14 @@ impl Docker {
             stopped: Arc::default(),
             pulled: Arc::default(),
             registry: Registry::default(),
+            registries: vec![DEFAULT_REGISTRY.into()],
             open: Arc::new(RwLock::new(true)),
         }
+    }
+
+    /// The same runtime, pulling only from `registries` (`host:port`).
+    pub fn pulling_from(self, registries: Vec<String>) -> Docker {
+        Docker { registries, ..self }
     }
 
     /// Checks that an engine answers: its version, and whether it is Docker Desktop's (whose
@@ -196,11 +206,6 @@ impl Docker {
         if spec.cpus > 0.0 {
             args.push(format!("--cpus={}", spec.cpus));
         }
-        // An image without a registry host is the laptop's: forcePullImage pulls it from
-        // Docker Hub, as an agent would (and fails offline).
-        if spec.force_pull && pulled.is_none() {
-            args.push("--pull=always".into());
-        }
         if let Some(entrypoint) = command.entrypoint {
             args.push(format!("--entrypoint={entrypoint}"));
         }
@@ -225,9 +230,15 @@ impl Docker {
     }
 
     /// Pulls `image` as the agent does, by the digest its registry gives for it now, and
-    /// records it: its `name@digest`, or the task's failure in Mesos's words.
-    async fn pull(&self, image: &str) -> Result<String, Error> {
-        let failed = |said: &str| Error::Failed(agent::pull_failed(image, said));
+    /// records it: its `name@digest`, or the task's failure in Mesos's words (which name the
+    /// image with `:latest` added unless the pull was forced, as Mesos's `docker pull` does).
+    async fn pull(&self, image: &str, force: bool) -> Result<String, Error> {
+        let named = if force {
+            image.to_string()
+        } else {
+            agent::agent_name(image)
+        };
+        let failed = |said: &str| Error::Failed(agent::pull_failed(&named, said));
         let digest = self.registry.digest(image).await.map_err(|e| failed(&e))?;
         let reference = Reference::parse(image).map_err(failed)?;
         let pinned = agent::pinned(&reference, &digest);
@@ -320,11 +331,16 @@ impl Runtime for Docker {
         if !*open {
             return Err(Error::Stopping);
         }
-        let known = agent::source(&spec.image, spec.force_pull, &lock(&self.pulled));
-        let pulled = match known {
+        let known = agent::source(
+            &spec.image,
+            spec.force_pull,
+            &lock(&self.pulled),
+            &self.registries,
+        );
+        let pulled = match known.map_err(Error::Failed)? {
             Source::Local => None,
             Source::Have(pinned) => Some(pinned),
-            Source::Pull => Some(self.pull(&spec.image).await?),
+            Source::Pull => Some(self.pull(&spec.image, spec.force_pull).await?),
         };
         let args = self.run_args(spec, pulled.as_deref())?;
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -576,11 +592,6 @@ mod tests {
             force_pull: true,
             ..spec.clone()
         };
-        let args = Docker::new("7099")
-            .run_args(&forced, None)
-            .unwrap()
-            .join(" ");
-        assert!(args.ends_with("--pull=always -- hello-mesos:7"), "{args}");
         // An image the agent pulled runs by its digest: pulled already, nothing more to pull.
         let pinned = format!("localhost:5001/a/b@sha256:{}", "a".repeat(64));
         let args = Docker::new("7099")
@@ -689,6 +700,29 @@ mod tests {
                 "rm --force --volumes -- c-t2"
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn an_image_this_agent_does_not_pull_fails_its_task_and_asks_docker_nothing() {
+        let stand_in = DockerStandIn::new();
+        let docker = recording(&stand_in);
+        for (image, force_pull, why) in [
+            (
+                "localhost:6379/a/b:7",
+                false,
+                "pulls only from the registries",
+            ),
+            ("hello-mesos:7", true, "does not pull from Docker Hub"),
+        ] {
+            let spec = TaskSpec {
+                image: image.into(),
+                force_pull,
+                ..spec("t")
+            };
+            let failed = docker.start(&spec).await.unwrap_err().to_string();
+            assert!(failed.contains(why), "{failed}");
+        }
+        assert_eq!(stand_in.calls(), Vec::<String>::new());
     }
 
     #[tokio::test]

@@ -305,32 +305,6 @@ fn an_image_that_is_not_a_docker_reference_is_refused_and_nothing_runs() {
 }
 
 #[test]
-fn only_a_registry_on_this_machine_is_pulled_from() {
-    // Singularity takes any registry; this platform pulls over plain HTTP from the loopback
-    // only, and says so rather than failing the task later.
-    let api = Api::start();
-    api.request(1);
-    let deploy = |image: &str| {
-        let docker = json!({ "containerInfo": { "type": "DOCKER", "docker": { "image": image } } });
-        api.post("/api/deploys", &deploy_with("7", docker))
-    };
-    let answer = deploy("registry.example.com/alice/hello-mesos:7");
-    assert_eq!(answer.status, 400, "{}", answer.body);
-    assert!(
-        answer.body.starts_with(
-            "This practice platform pulls only from a registry on this machine (localhost:PORT or \
-             127.0.0.1:PORT): containerInfo.docker.image \"registry.example.com/alice/hello-mesos:7\" \
-             names the registry \"registry.example.com\""
-        ),
-        "{}",
-        answer.body
-    );
-    assert!(api.singularity.simulated().started().is_empty());
-    let answer = deploy("localhost:5001/alice/hello-mesos:7");
-    assert_eq!(answer.status, 200, "{}", answer.body);
-}
-
-#[test]
 fn resources_that_are_not_numbers_are_refused_as_singularity_refuses_them() {
     // `checkForIllegalResources`: `cpus > 0`, `memoryMb > 0`, `diskMb >= 0`, which NaN
     // fails; Jackson reads "NaN" and "Infinity" in a string, and Java prints `Infinity`.

@@ -3,7 +3,7 @@
 
 use super::{Refusal, bad_request, unmodelled};
 use crate::{
-    runtime::reference::{Reference, is_loopback},
+    runtime::reference::Reference,
     singularity::{
         Settings,
         jackson::JavaDouble,
@@ -228,30 +228,14 @@ pub(super) fn validate_deploy(
             "This practice platform runs Docker images only: set containerInfo.docker.image",
         ));
     }
-    match Reference::parse(deploy.image()) {
+    if let Err(why) = Reference::parse(deploy.image()) {
         // Not Singularity's rule either: it takes any text, and Mesos fails the task when
         // Docker refuses it. Here, nothing that is not an image may reach `docker run`.
-        Err(why) => {
-            return Err(bad_request(format!(
-                "This practice platform runs only Docker image references: containerInfo.docker.image {:?} \
-                 is not one, {why} (Singularity accepts it, and the task fails when Docker refuses it)",
-                deploy.image()
-            )));
-        }
-        // Nor this: the platform pulls over plain HTTP, as Docker does from a registry on the
-        // loopback, and asks nothing of a registry elsewhere on the network.
-        Ok(Reference {
-            registry: Some(registry),
-            ..
-        }) if !is_loopback(registry) => {
-            return Err(bad_request(format!(
-                "This practice platform pulls only from a registry on this machine \
-                 (localhost:PORT or 127.0.0.1:PORT): containerInfo.docker.image {:?} names the \
-                 registry {registry:?} (push to the local registry, see docs/05-push.md)",
-                deploy.image()
-            )));
-        }
-        Ok(_) => {}
+        return Err(bad_request(format!(
+            "This practice platform runs only Docker image references: containerInfo.docker.image {:?} \
+             is not one, {why} (Singularity accepts it, and the task fails when Docker refuses it)",
+            deploy.image()
+        )));
     }
     unmodelled::validate_deploy(&deploy)?;
     if used {
