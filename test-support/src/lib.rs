@@ -13,10 +13,7 @@
 //!
 //! Every wait here has a deadline, and every failure prints what the child printed.
 
-use std::{
-    path::{Path, PathBuf},
-    time::SystemTime,
-};
+use std::path::Path;
 
 pub mod app;
 pub mod browser;
@@ -69,60 +66,25 @@ macro_rules! contracts_on {
     };
 }
 
-/// The path of example `name` of the package whose tests are running: `cargo test` builds
-/// a package's examples along with its tests, next to them (`target/PROFILE/examples/`).
-/// `cargo test --test …` builds no example, so one left by an earlier build is refused if
-/// any of the package's files is newer: the tests would check old code.
-pub fn example_bin(name: &str) -> String {
+/// The path of example `name` of `package`, built now by cargo (only if it is not up to date)
+/// with the profile and in the target directory of the running test.
+pub fn example_bin(package: &str, name: &str) -> String {
     let test = std::env::current_exe().expect("the path of the running test");
-    // target/PROFILE/deps/TEST → target/PROFILE/examples/NAME
-    let profile = test.parent().and_then(Path::parent);
-    let example = profile.map(|dir| dir.join("examples").join(name));
-    let built = example.as_deref().and_then(modified);
-    let (Some(example), Some(built)) = (example, built) else {
-        panic!(
-            "no example {name} next to {}: {BUILD_EXAMPLES}",
-            test.display()
-        );
-    };
-    // Cargo sets it when it runs the tests.
-    let package = std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
-    if let Some(newer) = newer_than(Path::new(&package), built) {
-        panic!(
-            "{} is older than {}: {BUILD_EXAMPLES}",
-            example.display(),
-            newer.display()
-        );
+    // target/PROFILE/deps/TEST → target/PROFILE
+    let profile = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/PROFILE");
+    let target = profile.parent().expect("target/");
+    let mut cargo = std::process::Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+    cargo.args(["build", "--quiet", "--package", package, "--example", name]);
+    cargo.arg("--target-dir").arg(target);
+    if profile.ends_with("release") {
+        cargo.arg("--release");
     }
-    example.display().to_string()
-}
-
-const BUILD_EXAMPLES: &str =
-    "`cargo test -p PACKAGE` builds it, `cargo test --test …` alone does not";
-
-/// When `path` was last modified, if it exists.
-fn modified(path: &Path) -> Option<SystemTime> {
-    path.metadata().and_then(|meta| meta.modified()).ok()
-}
-
-/// A file under `dir` (but not in `target/`) modified after `time`, if any.
-fn newer_than(dir: &Path, time: SystemTime) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    entries
-        .flatten()
-        .map(|entry| entry.path())
-        .find_map(|path| {
-            if path.is_dir() {
-                let output = path.file_name().is_some_and(|name| name == "target");
-                if output {
-                    None
-                } else {
-                    newer_than(&path, time)
-                }
-            } else {
-                modified(&path).filter(|&at| at > time).map(|_| path)
-            }
-        })
+    let status = cargo.status().expect("cargo runs");
+    assert!(status.success(), "cargo build --example {name} failed");
+    profile.join("examples").join(name).display().to_string()
 }
 
 // `contracts_of!`: the contracts of each lesson, by name, listed by build.rs.

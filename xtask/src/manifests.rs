@@ -129,6 +129,36 @@ mod tests {
     }
 
     #[test]
+    fn discovery_client_needs_nothing_of_the_workspace() {
+        // Its Cargo.toml, alone in a directory of its own, as in a learner's crate: cargo
+        // must read it without looking for anything outside (a path to test-support, say).
+        let dir =
+            std::env::temp_dir().join(format!("discovery-client-alone-{}", std::process::id()));
+        fs::create_dir_all(dir.join("src")).expect("a directory");
+        let manifest = dir.join("Cargo.toml");
+        fs::copy(
+            workspace_root().join("discovery-client/Cargo.toml"),
+            &manifest,
+        )
+        .expect("a copy");
+        fs::write(dir.join("src/lib.rs"), "").expect("src/lib.rs");
+        // The workspace's versions, which cargo has (offline, no other version can be had).
+        fs::copy(workspace_root().join("Cargo.lock"), dir.join("Cargo.lock")).expect("a copy");
+        let output = crate::cargo()
+            .args(["tree", "--offline", "--edges=normal,dev", "--depth=1"])
+            .arg("--manifest-path")
+            .arg(&manifest)
+            .output()
+            .expect("cargo tree");
+        let _ = fs::remove_dir_all(&dir);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    #[test]
     fn drift_is_found() {
         let workspace = "[workspace.package]\nedition = \"2024\"\n\n[workspace.dependencies]\n\
                          hyper = { version = \"1.12.0\", default-features = false }\n\
