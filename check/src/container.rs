@@ -152,7 +152,11 @@ pub fn run_as_task() -> Option<u8> {
 /// `docker run`'s arguments: every option as `--option=value`, one word, and `--` before the
 /// image, so that nothing after it is read as an option.
 fn run_args(image: &Image, name: &str, label: &str, env: &[OsString]) -> Vec<OsString> {
-    let mut args: Vec<OsString> = ["run", "--rm", "--net=host"].map(OsString::from).into();
+    // --pull=never: the image checked is the one inspected before the contracts, never
+    // another that a registry has under its name.
+    let mut args: Vec<OsString> = ["run", "--rm", "--net=host", "--pull=never"]
+        .map(OsString::from)
+        .into();
     args.push(format!("--name={name}").into());
     args.push(format!("--label={label}").into());
     for variable in env {
@@ -269,6 +273,7 @@ mod tests {
                 "run",
                 "--rm",
                 "--net=host",
+                "--pull=never",
                 "--name=c-1",
                 "--label=hello-mesos.check=42",
                 "--env=TASK_HOST",

@@ -4,10 +4,10 @@
 # before it succeeded. A CI build runs it (.github/workflows/ship.yml); so can you, from the
 # crate's root:
 #
-#   SINGULARITY_URL=http://localhost:7099/singularity ./ship.sh local 12
+#   SINGULARITY_URL=http://localhost:7099/singularity ./ship.sh local 8
 #
-# ENV is a directory of config/. BUILD is the image's tag: a number that only goes up, such
-# as the CI build's number, so that every deploy names exactly the code it runs.
+# ENV is a directory of config/. BUILD is the image's tag, new for every build (CI's is
+# `ci-` and its run's number), so that every deploy names exactly the code it runs.
 # Settings, from the environment: WORKSHOP, your clone of the workshop, whose checker and
 # otpl-deploy this runs (../hello-mesos); REGISTRY (localhost:5001, the laptop's registry).
 set -euo pipefail
@@ -27,7 +27,18 @@ if [[ ! $build =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
 fi
 workshop=${WORKSHOP:-../hello-mesos}
 registry=${REGISTRY:-localhost:5001}
-image="$registry/$(tr -d '[:space:]' <docker-repo):$build"
+repository=$(tr -d '[:space:]' <docker-repo)
+image="$registry/$repository:$build"
+
+# A tag names one build, for good: an agent that pulled a tag before runs what it pulled then,
+# so a tag pushed again may never run (page 05). Stop before anything if the registry has it.
+manifest="http://$registry/v2/$repository/manifests/$build"
+if curl -fsI --max-time 10 -o /dev/null "$manifest" \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json'; then
+    echo "ship.sh: $image is in the registry already: give this build a tag of its own" >&2
+    exit 1
+fi
 
 # The workshop's tools, built from its Cargo.lock.
 tool() { cargo run -q --locked --manifest-path "$workshop/Cargo.toml" -p "$@"; }

@@ -484,19 +484,3 @@ fn the_page_shows_a_deploys_state_and_a_tasks_log_line_in_a_browser() {
         assert!(dom.contains(part), "{part:?} missing from the page:\n{dom}");
     }
 }
-
-#[test]
-#[ignore = "needs Docker and the steps' images: see the top of this file"]
-fn the_laptop_commands_of_page_09_and_of_the_platforms_api_print_what_they_show() {
-    // Pages 05 to 08 ship a learner's own service: see `your_service`.
-    let Some(platform) = Platform::start_for(&[STEP_09]) else {
-        return;
-    };
-    let tree = local_config(&platform);
-    let dir = tree.path();
-    harness::run_session(&platform, dir, "09-discovery.md", "09-deploy");
-    harness::run_session(&platform, dir, "09-discovery.md", "09-redeploy");
-    // The API's sessions, against the tasks of the redeploy (they end by removing the request).
-    harness::run_session(&platform, dir, "09-discovery.md", "09-tasks");
-    harness::run_session(&platform, dir, "platform.md", "platform-api");
-}

@@ -336,11 +336,11 @@ fn hello_mesos() -> Api {
     .expect("config/local's request");
     let request: Value = serde_json::from_str(&request).expect("JSON");
     assert_eq!(api.post("/api/requests", &request).status, 200);
-    let mut deploy = crate::harness::deploy_request("step_09_discovery_1", "step-09-discovery");
+    let mut deploy = crate::harness::deploy_request("9_1", "step-09-discovery");
     deploy["deploy"]["requestId"] = json!("hello-mesos");
     deploy["deploy"]["containerInfo"]["docker"]["image"] = json!("hello-mesos:step-09-discovery");
     assert_eq!(api.post("/api/deploys", &deploy).status, 200);
-    let history = "/api/history/request/hello-mesos/deploy/step_09_discovery_1";
+    let history = "/api/history/request/hello-mesos/deploy/9_1";
     let done = api.wait_for(history, |h| h["deployResult"]["deployState"].is_string());
     assert_eq!(done["deployResult"]["deployState"], "SUCCEEDED", "{done}");
     api

@@ -471,29 +471,17 @@ pub fn dump_dom(browser: &str, url: &str) -> String {
     reader.join().expect("the browser's output")
 }
 
-/// Runs a session of the docs in one shell, in `dir`, against `platform`: its commands as
-/// shown, with the platform's ports for the defaults (7099, 8090) and the workspace's
-/// `otpl-deploy` for `cargo run -q -p otpl-deploy --` (`dir` is not the workspace).
-pub fn run_session(platform: &Platform, dir: &Path, page: &str, name: &str) {
-    run_session_with(platform, dir, page, name, None);
-}
-
-/// [`run_session`], with a registry on this machine (`localhost:PORT`) standing for the
-/// pages' `localhost:5001`, also as `ship.sh`'s `REGISTRY`, and this clone as its `WORKSHOP`.
-pub fn run_session_with(
-    platform: &Platform,
-    dir: &Path,
-    page: &str,
-    name: &str,
-    registry: Option<&str>,
-) {
+/// Runs a session of the docs in one shell, in `dir` (a learner's crate), against `platform`:
+/// its commands as shown, with the platform's ports for the defaults (7099, 8090), `registry`
+/// (`localhost:PORT`) for the pages' `localhost:5001`, also as `ship.sh`'s `REGISTRY`, this
+/// clone as its `WORKSHOP`, and the workspace's `otpl-deploy` for the one a learner installs.
+pub fn run_session(platform: &Platform, dir: &Path, page: &str, name: &str, registry: &str) {
     let (api, discovery) = (
         platform.port.to_string(),
         platform.discovery.port().to_string(),
     );
     let otpl = otpl_deploy().display().to_string();
     let singularity = format!("{}/singularity", platform.url);
-    let registry = registry.unwrap_or("localhost:5001");
     let workshop = root().display().to_string();
     // cargo finds its caches from HOME; the learner's crate builds in this workspace's target
     // directory, where its dependencies are compiled already.

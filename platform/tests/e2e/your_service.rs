@@ -14,13 +14,12 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use test_support::{registry::Registry, singularity::command};
 
-use crate::harness::{self, Platform, docker, root, run_session_with, skip};
+use crate::harness::{self, Platform, docker, root, run_session, skip};
 
 /// The learner's repository: `alice/hello-mesos` in `docker-repo`, as page 08 has it.
 const REPOSITORY: &str = "alice/hello-mesos";
 /// The route a service of step 04 does not have yet.
-const HEALTH_ROUTE: &str =
-    r#".route("/health", get(|| async { "I've started up successfully!\n" }))"#;
+const HEALTH_ROUTE: &str = r#".route("/health", get(started))"#;
 
 /// The learner's crate in a directory of its own, as the pages make it: the fixture, its copy
 /// of the discovery client (`cp -r ../hello-mesos/discovery-client .`), the recipe's files,
@@ -106,6 +105,21 @@ fn digest(platform: &Platform, deploy_id: &str) -> String {
     digests[0].to_string()
 }
 
+/// What each live task of `deploy_id` answers to `GET /`: the same for each.
+fn greeting(platform: &Platform, deploy_id: &str) -> String {
+    let answers: Vec<String> = (platform.tasks(deploy_id).iter())
+        .map(|task| {
+            let url = format!("http://{}/", task["address"].as_str().expect("host:port"));
+            test_support::http::get(&url).map_or_else(|err| err, |answer| answer.body)
+        })
+        .collect();
+    assert!(
+        !answers.is_empty() && answers.iter().all(|a| *a == answers[0]),
+        "{deploy_id}: {answers:?}"
+    );
+    answers[0].trim().to_string()
+}
+
 /// The digest the registry gives for `image`, from `docker push`'s record on the laptop.
 fn pushed_digest(image: &str) -> String {
     let format = "{{range .RepoDigests}}{{println .}}{{end}}";
@@ -130,10 +144,12 @@ fn a_learners_service_is_built_pushed_and_deployed_as_pages_05_to_09_show() {
     };
     let host = registry.host.as_str();
     let image = |tag: &str| format!("{host}/{REPOSITORY}:{tag}");
-    let platform = Platform::start(&harness::FAST);
+    let mut args = harness::FAST.to_vec();
+    args.extend(["--registry", host]);
+    let platform = Platform::start(&args);
     let dir = learners_crate(&platform);
     let dir = dir.path();
-    let session = |page: &str, name: &str| run_session_with(&platform, dir, page, name, Some(host));
+    let session = |page: &str, name: &str| run_session(&platform, dir, page, name, host);
 
     // Page 04's image, without /health: built cold, then tagged and pushed (page 05).
     let original = fs::read_to_string(dir.join("src/main.rs")).expect("src/main.rs");
@@ -181,6 +197,11 @@ fn a_learners_service_is_built_pushed_and_deployed_as_pages_05_to_09_show() {
     assert_eq!(status, 200, "{body}");
     platform.result("hello-mesos", "latest_2");
     assert_eq!(digest(&platform, "latest_2"), seven, "the old latest");
+    assert_eq!(
+        greeting(&platform, "latest_2"),
+        "Hello, Axum.",
+        "the old code"
+    );
     // A third build, kept on the laptop: the agent's forced pull must not move its tag.
     edit_main(dir, |text| {
         text.replace("Hello again, Axum.", "Hello once more, Axum.")
@@ -193,6 +214,11 @@ fn a_learners_service_is_built_pushed_and_deployed_as_pages_05_to_09_show() {
         digest(&platform, "latest_3"),
         newer,
         "the registry's latest"
+    );
+    assert_eq!(
+        greeting(&platform, "latest_3"),
+        "Hello again, Axum.",
+        "the new code"
     );
     let after = docker(&["image", "inspect", "--format", "{{.Id}}", &image("latest")]);
     assert_eq!(after, laptops, "the agent moved the laptop's tag");
@@ -209,7 +235,8 @@ fn a_learners_service_is_built_pushed_and_deployed_as_pages_05_to_09_show() {
     )
     .output()
     .expect("otpl-deploy");
-    let said = String::from_utf8_lossy(&unpushed.stdout);
+    let said =
+        String::from_utf8_lossy(&unpushed.stdout) + String::from_utf8_lossy(&unpushed.stderr);
     assert_eq!(unpushed.status.code(), Some(1), "{said}");
     let expected = format!(
         "Failed to launch container: Failed to run 'docker -H unix:///var/run/docker.sock pull {}': \
@@ -226,6 +253,16 @@ fn a_learners_service_is_built_pushed_and_deployed_as_pages_05_to_09_show() {
     let started = Instant::now();
     session("08-deploy-config.md", "08-ship");
     let shipped = started.elapsed();
+    session("08-deploy-config.md", "08-ship-again");
+
+    // Page 09: announced to the platform's discovery, then redeployed under a new tag; and the
+    // platform's API as its page shows it, on those tasks (it ends by removing the request).
+    session("09-discovery.md", "09-deploy");
+    let listed = platform.watched("hello-mesos");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    session("09-discovery.md", "09-tasks");
+    session("09-discovery.md", "09-redeploy");
+    session("platform.md", "platform-api");
 
     eprintln!(
         "figures: cold build {:.1} s; after an edit, build {:.1} s and build to SUCCEEDED {:.1} s; \
