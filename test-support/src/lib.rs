@@ -7,7 +7,7 @@
 //! ([`discovery`]); servers that misbehave on purpose, for Singularity's clients and the
 //! discovery client ([`misbehaving`]); a CPU quota to run a step under ([`cpu_quota`]); the
 //! fixtures to run `otpl-deploy` ([`singularity`]); a `docker` command that needs no engine
-//! ([`docker_stand_in`]); a headless browser to click in ([`browser`]); the pages'
+//! ([`docker_stand_in`]) and the real engine ([`engine`]); a headless browser to click in ([`browser`]); the pages'
 //! console sessions, run as shown ([`sessions`]); and the practice platform's binary,
 //! started on ports it chooses ([`platform`]); a Docker registry ([`registry`]).
 //!
@@ -21,6 +21,7 @@ pub mod contracts;
 pub mod cpu_quota;
 pub mod discovery;
 pub mod docker_stand_in;
+pub mod engine;
 pub mod health;
 pub mod http;
 pub mod misbehaving;

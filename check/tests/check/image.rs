@@ -11,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use test_support::browser::skip;
+use test_support::engine::{self, docker};
 
 use super::support::{check, interrupt};
 
@@ -19,37 +19,11 @@ use super::support::{check, interrupt};
 /// see another test's.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// `docker ARGS`, its stdout if it succeeded (at most 30 s: the engine may hang).
-fn docker(args: &[&str]) -> Result<String, String> {
-    let output = assert_cmd::Command::new("docker")
-        .args(args)
-        .timeout(Duration::from_secs(30))
-        .output()
-        .map_err(|err| format!("docker: {err}"))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-    }
-}
-
 /// The turn to use the engine, if it answers and holds `images`; else says why not (a
 /// failure in CI) and gives none.
 fn engine_with(images: &[&str]) -> Option<MutexGuard<'static, ()>> {
     let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    if let Err(err) = docker(&["version", "--format", "{{.Server.Version}}"]) {
-        skip(&format!("no Docker engine answers: {err}"));
-        return None;
-    }
-    for image in images {
-        if docker(&["image", "inspect", "--format", "{{.Id}}", "--", image]).is_err() {
-            skip(&format!(
-                "no image {image}: scripts/docker-test.sh builds the steps' images"
-            ));
-            return None;
-        }
-    }
-    Some(turn)
+    engine::ready_for(images).then_some(turn)
 }
 
 /// The containers a checker labelled (`=PID` for one checker's, empty for any), in any state.

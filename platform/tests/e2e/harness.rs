@@ -14,6 +14,7 @@ use std::{
 use nix::sys::signal::Signal;
 use serde_json::Value;
 pub use test_support::browser::{chromium, skip};
+pub use test_support::engine::{docker, ready_for};
 use test_support::{app::App, browser::HEADLESS, platform};
 
 /// The tests share one Docker engine and two cores: one platform at a time.
@@ -35,48 +36,6 @@ pub const DEPLOY_DEADLINE: Duration = Duration::from_secs(60);
 /// The repository's root, where `config/` and the docs are.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// `docker ARGS`, its stdout if it succeeded (bounded: the engine may hang).
-pub fn docker(args: &[&str]) -> Result<String, String> {
-    let mut child = Command::new("docker")
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|err| format!("docker: {err}"))?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().map_err(|err| err.to_string())?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            return Err(format!("docker {args:?} did not finish within 30 s"));
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().map_err(|err| err.to_string())?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_string())
-    }
-}
-
-/// Whether a Docker engine answers and holds `images` (scripts/docker-test.sh builds them);
-/// else says so through [`skip`].
-pub fn ready_for(images: &[&str]) -> bool {
-    if let Err(err) = docker(&["version", "--format", "{{.Server.Version}}"]) {
-        skip(&format!("no Docker engine answers: {err}"));
-        return false;
-    }
-    for image in images {
-        if docker(&["image", "inspect", "--format", "{{.Id}}", image]).is_err() {
-            skip(&format!(
-                "no image {image}: scripts/docker-test.sh builds the steps' images"
-            ));
-            return false;
-        }
-    }
-    true
 }
 
 /// A running platform, stopped with SIGINT when dropped; then none of its containers may
