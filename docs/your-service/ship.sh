@@ -33,6 +33,10 @@ image="$registry/$repository:$build"
 # A tag names one build, for good: an agent that pulled a tag before runs what it pulled then,
 # so a tag pushed again may never run (page 05). Stop before anything if the registry has it.
 manifest="http://$registry/v2/$repository/manifests/$build"
+if ! command -v curl >/dev/null; then
+    echo "ship.sh: curl is needed, to ask the registry whether it has $image" >&2
+    exit 2
+fi
 if curl -fsI --max-time 10 -o /dev/null "$manifest" \
     -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
     -H 'Accept: application/vnd.oci.image.manifest.v1+json'; then

@@ -1,6 +1,7 @@
 //! End to end: the platform's real binary, the steps' real images in Docker, its real API,
-//! short timings. They need a Docker engine and the images scripts/docker-test.sh builds, so
-//! they run only when asked for:
+//! short timings. They need a Docker engine and the images scripts/docker-test.sh builds (and
+//! one, a learner's service shipped, Debian's `docker-registry` too), so they run only when
+//! asked for:
 //!
 //!   scripts/docker-test.sh && cargo test -p platform --test e2e -- --ignored
 //!

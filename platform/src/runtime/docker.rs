@@ -82,6 +82,7 @@ pub struct Docker {
     /// What this agent pulled itself: name (`:latest` added) → `name@digest` (see
     /// [`agent`]). A platform restarted is a fresh agent, which has pulled nothing.
     pulled: Arc<Mutex<HashMap<String, String>>>,
+    /// Asks a registry which digest a name stands for now.
     registry: Registry,
     /// The registries (`host:port`, on this machine) the agent may pull from.
     registries: Vec<String>,
