@@ -16,10 +16,14 @@ set -euo pipefail
 lesson=${LESSON:-08}
 
 if [[ $# != 2 ]]; then
-    echo "usage: ship.sh ENV BUILD (e.g. ship.sh local 12)" >&2
+    echo "usage: ship.sh ENV BUILD (e.g. ship.sh local 8)" >&2
     exit 2
 fi
 env=$1 build=$2
+if [[ -z ${SINGULARITY_URL:-} ]]; then
+    echo "ship.sh: set SINGULARITY_URL first, e.g. export SINGULARITY_URL=http://localhost:7099/singularity" >&2
+    exit 2
+fi
 # Docker's rule for a tag: what else would fail later, after the build, fails here.
 if [[ ! $build =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
     echo "ship.sh: BUILD must be a Docker tag (letters, digits, _ . -), not '$build'" >&2
