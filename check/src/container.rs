@@ -17,7 +17,7 @@ use std::{
     fs, io,
     os::unix::{fs::symlink, process::CommandExt},
     path::PathBuf,
-    process::{Command, Output, Stdio},
+    process::Command,
     sync::OnceLock,
     thread,
     time::{Duration, Instant},
@@ -25,14 +25,16 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use test_support::{app::visible, engine};
+
 use crate::service::Service;
 
 /// The name of the link that the contracts start: run under it, the checker is a task.
 const TASK: &str = "docker-run";
 /// The label on every container this checker starts; its value is the checker's process id.
 pub const LABEL: &str = "hello-mesos.check";
-/// How long one `docker` command may take (other than `docker run`): an engine that hangs
-/// must not hang the checker.
+/// How long removing this run's containers may take in all: an engine that hangs must not
+/// hang the checker.
 const DOCKER_DEADLINE: Duration = Duration::from_secs(20);
 /// Exit code when Docker cannot be used: no `docker` command, or no engine answers.
 pub const NO_DOCKER: u8 = 3;
@@ -195,9 +197,11 @@ pub fn remove_all() {
         let _ = docker(&[&["rm", "--force", "--"], ids.as_slice()].concat());
         thread::sleep(Duration::from_millis(50));
     };
+    // What Docker said, shown, never obeyed.
     eprintln!(
-        "warning: containers of this check may be left ({left}): \
-         docker rm --force $(docker ps --all --quiet --filter {filter})"
+        "warning: containers of this check may be left ({}): \
+         docker rm --force $(docker ps --all --quiet --filter {filter})",
+        visible(&left)
     );
 }
 
@@ -214,42 +218,13 @@ fn engine_answers() -> Result<(), String> {
     }
 }
 
-/// `docker ARGS`, its stdout if it succeeded; else the first line of what went wrong. At
-/// most [`DOCKER_DEADLINE`].
+/// `docker ARGS`, its stdout if it succeeded; else the first line of what went wrong, within
+/// test-support's deadline for a `docker` command.
 fn docker(args: &[&str]) -> Result<String, String> {
-    let child = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|err| format!("docker: {err}"))?;
-    let output = wait_at_most(child, DOCKER_DEADLINE)
-        .map_err(|err| format!("docker {}: {err}", args.join(" ")))?;
-    if output.status.success() {
-        return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
-    }
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let first = stderr.lines().find(|line| !line.trim().is_empty());
-    Err(first.map_or(output.status.to_string(), str::to_string))
-}
-
-/// Waits for `child` at most `within`, then kills it. Its output is read by threads, so a
-/// child that prints more than a pipe holds cannot block.
-fn wait_at_most(mut child: std::process::Child, within: Duration) -> io::Result<Output> {
-    let deadline = Instant::now() + within;
-    while child.try_wait()?.is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(io::Error::other(format!(
-                "no answer within {} s",
-                within.as_secs()
-            )));
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output()
+    engine::docker(args).map_err(|err| {
+        let first = err.lines().find(|line| !line.trim().is_empty());
+        first.unwrap_or("docker failed").to_string()
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! The Docker engine, for the tests that need one (they are ignored by default, and run by
-//! `.ci/run` after `scripts/docker-test.sh` has built the images): `docker` with a deadline,
-//! and whether the engine answers and holds the images a test needs.
+//! The Docker engine: `docker` with a deadline (for the checker's `--image` too), and, for the
+//! tests that need an engine (ignored by default, run by `.ci/run` after
+//! `scripts/docker-test.sh` has built the images), whether it answers and holds their images.
 
 use std::time::Duration;
 
