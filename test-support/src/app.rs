@@ -45,7 +45,7 @@ static GROUPS: Mutex<Vec<Pid>> = Mutex::new(Vec::new());
 /// the app is dropped or its main process exits: a service that leaves a child behind (one
 /// that still holds its port) leaves nothing once checked. Off by default, so that Ctrl+C on
 /// `cargo test` still reaches the apps through the terminal's process group; a program that
-/// turns it on kills the groups itself on Ctrl+C ([`kill_every_group`]).
+/// turns it on kills the groups itself on Ctrl+C ([`stop_every_app`]).
 pub fn isolate_process_groups() {
     ISOLATED.store(true, Ordering::SeqCst);
 }

@@ -32,7 +32,7 @@ fn drift(workspace: &str, client: &str) -> Vec<String> {
         for (name, line) in entries(client, table) {
             let ours = dependency(&line);
             if ours.version.is_none() {
-                continue; // a path dependency, as test-support is
+                continue; // a path dependency: nothing to pin
             }
             let Some(theirs) = pinned.get(&name).map(|line| dependency(line)) else {
                 found.push(format!("{name}: not in [workspace.dependencies]"));
